@@ -1,0 +1,60 @@
+# M5SER: `make demo` builds the mini recipe end to end; `make test` runs the test suite.
+# Both install what is missing first (Debian packages, then a .venv in the repo root).
+SHELL := /bin/bash
+PY     := .venv/bin/python
+PIP    := .venv/bin/pip
+RECIPE ?= manifests/recipes/mini.yaml
+TORCH  := torch==2.14.1
+export PYTHONHASHSEED := 0
+
+.PHONY: demo test shards build validate report quality install install-test engines clean
+
+.venv/bin/python:
+	python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+
+.stamp-system: scripts/install-system.sh
+	bash scripts/install-system.sh
+	touch $@
+
+.venv/.stamp-core: pyproject.toml .venv/bin/python .stamp-system
+	$(PIP) install -q -e .
+	touch $@
+
+# torch first (the build that lies on disk), so nothing else can pull another one.
+.venv/.stamp-test: pyproject.toml .venv/.stamp-core scripts/install-engines.sh
+	$(PIP) install -q "$(TORCH)"
+	$(PIP) install -q -e ".[hf,test]"
+	PYTHON=$(PY) bash scripts/install-engines.sh
+	touch $@
+
+install: .venv/.stamp-core
+install-test: .venv/.stamp-test
+engines: .venv/.stamp-core
+	PYTHON=$(PY) bash scripts/install-engines.sh
+
+demo: install
+	$(PY) -m m5ser.cli build $(RECIPE)
+
+build: demo
+
+# LANG is also the locale variable: only a LANG given on the make command line names a language.
+shards: install
+	@test "$(origin LANG)" = "command line" || (echo "usage: make shards LANG=de [RECIPE=...]"; exit 2)
+	LANG=C.UTF-8 $(PY) -m m5ser.cli shards $(RECIPE) --lang $(LANG)
+
+validate: install
+	$(PY) -m m5ser.cli validate $(RECIPE)
+
+report: install
+	$(PY) -m m5ser.cli report $(RECIPE)
+
+test: install-test
+	$(PY) -m pytest -q
+
+quality: install-test
+	.venv/bin/ruff check m5ser tests flows bench scripts
+	.venv/bin/ruff format --check m5ser tests flows bench scripts
+
+clean:
+	rm -rf out

@@ -1,0 +1,124 @@
+"""Build one language end to end: plan → synthesize → annotate → filter → shards."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from m5ser.backends.base import Synthesizer
+from m5ser.config import Recipe, load_emotions, voices_for
+from m5ser.manifest import dumps, write_text_atomic
+from m5ser.plan import plan_language
+from m5ser.schema import Utterance
+from m5ser.shards import write_language
+from m5ser.steps.base import Step, chain
+from m5ser.steps.signal import SignalAnnotator, SignalFilter, TextLengthFilter
+from m5ser.steps.synthesize import Synthesize
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LanguageResult:
+    """What one language's build produced."""
+
+    lang: str
+    planned: int
+    kept: int
+    dropped: dict[str, int]
+    hours: float
+    synthesis_calls: int
+    shards: list[str] = field(default_factory=list)
+    text_skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def language_steps(recipe: Recipe, lang: str, factory: Callable[[str], Synthesizer] | None = None) -> list[Step]:
+    """The step list for one language (the same for every language: config, not code)."""
+    voices = {v.id: v for v in voices_for(recipe, lang)}
+    quality = load_emotions(recipe.emotions_file).voice_quality if recipe.voice_quality else None
+    return [
+        TextLengthFilter(recipe.filters),
+        Synthesize(recipe.work_dir / lang / "audio", voices, factory=factory, voice_quality=quality),
+        SignalAnnotator(),
+        SignalFilter(recipe.filters),
+    ]
+
+
+def _progress(total: int, label: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
+    )
+
+
+def run_steps(items: Sequence[Utterance], steps: Sequence[Step], label: str, progress: bool = True) -> list[Utterance]:
+    """Run the steps over all items with a progress bar; returns every item (kept and dropped)."""
+    stream: Iterable[Utterance] = chain(items, steps)
+    if not progress:
+        return list(stream)
+    out = []
+    with _progress(len(items), label) as bar:
+        task = bar.add_task(label, total=len(items))
+        for utt in stream:
+            out.append(utt)
+            bar.advance(task)
+    return out
+
+
+def write_removed(out_dir: Path, lang: str, dropped: Sequence[Utterance]) -> dict[str, int]:
+    """Write `removed/<lang>/<reason>.jsonl` (replacing that language's old files)."""
+    folder = out_dir / "removed" / lang
+    if folder.exists():
+        shutil.rmtree(folder)
+    by_reason: dict[str, list[Utterance]] = defaultdict(list)
+    for utt in dropped:
+        by_reason[str(utt.drop_reason)].append(utt)
+    for reason, items in sorted(by_reason.items()):
+        lines = "".join(dumps(u) + "\n" for u in sorted(items, key=lambda u: u.id))
+        write_text_atomic(folder / f"{reason}.jsonl", lines)
+    return {reason: len(items) for reason, items in sorted(by_reason.items())}
+
+
+def build_language(
+    recipe: Recipe,
+    lang: str,
+    *,
+    limit: int | None = None,
+    progress: bool = True,
+    factory: Callable[[str], Synthesizer] | None = None,
+) -> LanguageResult:
+    """Build `lang` of `recipe` into `recipe.output`; other languages' files are untouched."""
+    if lang not in recipe.languages:
+        raise KeyError(f"language '{lang}' is not in recipe {recipe.path} (has: {sorted(recipe.languages)})")
+    spec = load_emotions(recipe.emotions_file)
+    planned, text_plan = plan_language(recipe, lang, spec)
+    if limit is not None:
+        planned = planned[:limit]
+    steps = language_steps(recipe, lang, factory)
+    done = run_steps(planned, steps, f"{lang}: synthesize+check", progress)
+    kept = [u for u in done if u.kept]
+    dropped = write_removed(recipe.output, lang, [u for u in done if not u.kept])
+    shards = write_language(lang, kept, recipe.output, max_shard_bytes=recipe.max_shard_bytes, wav=recipe.wav_sidecars)
+    synth = next(s for s in steps if isinstance(s, Synthesize))
+    result = LanguageResult(
+        lang=lang,
+        planned=len(planned),
+        kept=len(kept),
+        dropped=dropped,
+        hours=round(sum(u.duration_s for u in kept) / 3600, 4),
+        synthesis_calls=synth.calls,
+        shards=[str(p.relative_to(recipe.output)) for p in shards],
+        text_skipped={name: dict(s.skipped) for name, s in text_plan.stats.items()},
+    )
+    write_text_atomic(
+        recipe.output / "reports" / "languages" / f"{lang}.json",
+        json.dumps({"recipe": recipe.name, "fingerprint": recipe.fingerprint(), **asdict(result)}, indent=2) + "\n",
+    )
+    log.info("%s: kept %d of %d, dropped %s", lang, result.kept, result.planned, dict(Counter(dropped)))
+    return result

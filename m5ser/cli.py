@@ -1,0 +1,142 @@
+"""The `m5ser` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from m5ser.build import LanguageResult, build_language
+from m5ser.card import write_card
+from m5ser.config import Recipe, RecipeError, load_emotions, load_recipe, load_voices, voices_for
+from m5ser.report import write_report
+
+app = typer.Typer(help="Build the M5SER multilingual synthetic speech-emotion dataset.", no_args_is_help=True)
+console = Console()
+
+RecipeArg = Annotated[Path, typer.Argument(help="Recipe YAML, e.g. manifests/recipes/mini.yaml")]
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def validate_recipe(recipe: Recipe) -> list[str]:
+    """Check everything a build needs before any audio is made; returns human-readable findings."""
+    from m5ser.backends import base
+
+    findings = []
+    load_emotions(recipe.emotions_file)
+    for lang, cfg in recipe.languages.items():
+        voices = voices_for(recipe, lang)
+        for voice in voices:
+            engine = base.resolve("synthesizer", voice.engine)
+            known = getattr(engine, "known_voices", None)
+            if known is not None and voice.voice.split("+")[0].lower() not in known():
+                raise RecipeError(
+                    f"{recipe.voices_dir / (lang + '.yaml')}: {voice.id}: {voice.engine} has no voice '{voice.voice}'"
+                )
+        if cfg.translate not in ("identity", "parallel"):
+            translator = base.resolve("translator", cfg.translate)
+            route = getattr(translator, "route", None)
+            if route is not None:
+                translator(**cfg.translate_options).route(cfg.translate_from, lang)
+        for name in cfg.sources:
+            if not recipe.sources[name].path.exists():
+                raise RecipeError(f"{recipe.path}: sources.{name}.path {recipe.sources[name].path} does not exist")
+        findings.append(f"{lang}: {len(voices)} speakers, text from {', '.join(cfg.sources)} via {cfg.translate}")
+    return findings
+
+
+def _publish(recipe: Recipe) -> None:
+    voices = {}
+    for lang in sorted(p.stem for p in (recipe.output / "manifests").glob("*.jsonl")):
+        path = recipe.voices_dir / f"{lang}.yaml"
+        if path.exists():
+            voices[lang] = load_voices(path)
+    write_card(recipe.output, voices=voices, recipe=recipe.raw)
+    write_report(recipe.output)
+    dump = recipe.output / "reports" / "recipe.yaml"
+    dump.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(recipe.path, dump)
+
+
+def _summary(results: list[LanguageResult], seconds: float) -> None:
+    table = Table(title=f"M5SER build ({seconds:.0f} s)")
+    for col in ("lang", "planned", "kept", "dropped", "hours", "shards"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(r.lang, str(r.planned), str(r.kept), json.dumps(r.dropped), f"{r.hours:.3f}", str(len(r.shards)))
+    console.print(table)
+
+
+@app.command()
+def build(
+    recipe: RecipeArg,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages (repeatable)")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many clips per language (smoke runs)")] = None,
+    wav: Annotated[bool, typer.Option("--wav", help="Also write WAV sidecars")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Build every language of RECIPE (or --lang ones), then the card and the report."""
+    _setup_logging(verbose)
+    cfg = load_recipe(recipe)
+    if wav:
+        from dataclasses import replace
+
+        cfg = replace(cfg, wav_sidecars=True)
+    validate_recipe(cfg)
+    start = time.perf_counter()
+    results = [build_language(cfg, code, limit=limit) for code in (lang or list(cfg.languages))]
+    _publish(cfg)
+    _summary(results, time.perf_counter() - start)
+    console.print(f"dataset: {cfg.output}  report: {cfg.output / 'reports' / 'quality.md'}")
+
+
+@app.command()
+def shards(
+    recipe: RecipeArg,
+    lang: Annotated[str, typer.Option("--lang", help="The language to (re)build")],
+    wav: Annotated[bool, typer.Option("--wav")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """(Re)build one language's shards; other languages' files stay as they are."""
+    build(recipe, lang=[lang], limit=None, wav=wav, verbose=verbose)
+
+
+@app.command()
+def validate(recipe: RecipeArg) -> None:
+    """Validate RECIPE: fields, label maps, speaker bank, engines and translation routes."""
+    try:
+        cfg = load_recipe(recipe)
+        findings = validate_recipe(cfg)
+    except (RecipeError, KeyError, ValueError, FileNotFoundError) as e:
+        console.print(f"[red]invalid:[/red] {e}")
+        raise typer.Exit(1) from e
+    for line in findings:
+        console.print(f"  {line}")
+    console.print(f"[green]ok[/green] {recipe} ({cfg.name}, seed {cfg.seed}, fingerprint {cfg.fingerprint()})")
+
+
+@app.command()
+def report(recipe: RecipeArg) -> None:
+    """Regenerate the dataset card and quality report from what is in the output folder."""
+    _publish(load_recipe(recipe))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from m5ser.config import RecipeError, load_emotions, load_recipe, load_voices
+
+from .conftest import ROOT
+
+
+def test_mini_recipe_loads(root):
+    recipe = load_recipe(root / "manifests/recipes/mini.yaml", root=root)
+    assert {"en", "de", "fr", "es", "it", "zh"} <= set(recipe.languages)
+    assert recipe.emotions == ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "manifests/voices").glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_speaker_bank_validates(path):
+    voices = load_voices(path)
+    assert len(voices) >= 4
+    assert {v.gender for v in voices} == {"male", "female"}
+
+
+def test_emotion_rules_cover_every_label(root):
+    spec = load_emotions(root / "manifests/emotions.yaml")
+    assert set(spec.rendering) >= set(spec.labels)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda d: d["languages"]["de"].pop("translate"), "no translation route"),
+        (lambda d: d["languages"]["de"].update(translate="apertium"), "needs translate_from"),
+        (lambda d: d["languages"]["de"].update(sources=["nope"]), "unknown source 'nope'"),
+        (lambda d: d.update(colour="red"), "unknown top-level"),
+        (lambda d: d["filters"].update(min_snr=3), "filters"),
+        (lambda d: d["build"].update(emotions=["bored"]), "bored"),
+        (lambda d: d["sources"]["xed"].update(reader="csv"), "reader 'csv'"),
+    ],
+)
+def test_recipe_errors_name_the_field(tmp_path, root, change, match):
+    data = yaml.safe_load((root / "manifests/recipes/mini.yaml").read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    with pytest.raises(RecipeError, match=match):
+        load_recipe(path, root=root)

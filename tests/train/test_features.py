@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from m5ser.train.config import FeatureConfig
+from m5ser.train.features import GroupStats, group_key, log_mel, make_extractor, mel_filterbank, normalized_features
+
+
+def test_log_mel_shape_and_filterbank():
+    feat = log_mel(np.random.default_rng(0).standard_normal(16_000).astype(np.float32), n_mels=40)
+    assert feat.shape == (1 + (16_000 - 512) // 160, 40)  # n_fft 512 frames, hop 160
+    fb = mel_filterbank(40, 512).numpy()
+    assert fb.shape == (257, 40) and (fb.max(0) > 0.5).all()
+
+
+def test_log_mel_moves_with_pitch():
+    t = np.arange(16_000) / 16_000
+    low, high = (log_mel(np.sin(2 * np.pi * f * t).astype(np.float32)).mean(0).argmax() for f in (200, 2000))
+    assert high > low
+
+
+@pytest.mark.parametrize(
+    ("norm", "speaker", "corpus", "expected"),
+    [("none", "a", "x", None), ("corpus", "a", "x", "corpus:x"), ("speaker", "a", "x", "speaker:x:a")],
+)
+def test_group_key(norm, speaker, corpus, expected):
+    assert group_key(norm, speaker, corpus) == expected
+
+
+def test_group_stats_standardize_each_group():
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(5, 2, (30, 3)) for _ in range(4)] + [rng.normal(-1, 0.5, (30, 3)) for _ in range(4)]
+    groups = ["a"] * 4 + ["b"] * 4
+    out = normalized_features(feats, lambda f: f, groups)
+    for g in ("a", "b"):
+        stacked = np.concatenate([o for o, k in zip(out, groups, strict=True) if k == g])
+        assert np.allclose(stacked.mean(0), 0, atol=1e-5) and np.allclose(stacked.std(0), 1, atol=1e-4)
+    assert GroupStats().apply(feats[0], None) is feats[0]
+    with pytest.raises(KeyError, match="'c'"):
+        GroupStats.fit(feats, groups).apply(feats[0], "c")
+
+
+def test_egemaps_functionals():
+    x = (0.1 * np.random.default_rng(0).standard_normal(4000)).astype(np.float32)  # shorter than 0.25 s
+    f = make_extractor(FeatureConfig(kind="egemaps"))(x)
+    assert f.shape == (88,) and np.isfinite(f).all()
+
+
+def test_functionals_cache_roundtrip(tmp_path):
+    x = (0.1 * np.random.default_rng(1).standard_normal(8000)).astype(np.float32)
+    first = make_extractor(FeatureConfig(kind="egemaps", cache_dir=str(tmp_path)))
+    a = first(x)
+    first.save()
+    second = make_extractor(FeatureConfig(kind="egemaps", cache_dir=str(tmp_path)))
+    assert np.array_equal(second(x), a) and second._smile is None  # served from the cache

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+import torch
+
+from m5ser.train.checkpoint import load_stage1
+from m5ser.train.trainer import Stage1Trainer, lr_at, train_stage1
+
+from .conftest import tiny_config
+
+
+@pytest.mark.parametrize(("step", "expected"), [(0, 0.1), (9, 1.0), (10, 1.0), (55, 0.55), (100, 0.1)])
+def test_lr_schedule(step, expected):
+    assert lr_at(step, 100, 1.0, 10, 0.1) == pytest.approx(expected)
+
+
+def test_tiny_end_to_end_run_writes_checkpoint_and_report(trained):
+    for name in ("model.pt", "config.yaml", "meta.json", "report.md", "metrics.json", "losses.png"):
+        assert (trained / name).is_file(), name
+    meta = json.loads((trained / "meta.json").read_text())
+    assert meta["languages"] == ["de", "en"] and meta["holdout_languages"] == ["fr"]
+    assert {"dev", "holdout"} <= set(meta["final_scores"])
+    assert (trained.parent / "ckpt-003" / "optim.pt").is_file()
+    log = [json.loads(x) for x in (trained.parent / "log.jsonl").read_text().splitlines()]
+    assert {"infonce", "supcon", "ce", "adv", "total"} <= set(log[0])
+    model, cfg, _ = load_stage1(trained, "cpu")
+    assert not model.training and cfg.data.holdout_languages == ["fr"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {},
+        {"features": {"kind": "egemaps"}, "model": {"encoder": "mlp"}, "eval": {"predict": "fused"}},
+    ],
+    ids=["conformer-logmel", "mlp-egemaps"],
+)
+def test_learns_the_synthetic_cues_on_an_unseen_language(shards, tmp_path, sections):
+    cfg = tiny_config(
+        shards,
+        tmp_path,
+        data={"holdout_languages": ["fr"]},
+        optim={"epochs": 12, "lr": 3e-3},
+        augment={"enabled": False},
+        **sections,
+    )
+    final = train_stage1(cfg, progress=False)
+    scores = json.loads((final / "meta.json").read_text())["final_scores"]
+    assert scores["holdout"]["ua"] > 0.45  # chance is 1/7
+
+
+def test_seeded_runs_and_resume_are_deterministic(shards, tmp_path):
+    straight = Stage1Trainer(tiny_config(shards, tmp_path / "a", optim={"epochs": 2}), progress=False)
+    straight.run()
+    interrupted = Stage1Trainer(tiny_config(shards, tmp_path / "b", optim={"epochs": 2}), progress=False)
+    assert interrupted.run(stop_after=1).name == "ckpt-001"
+    resumed = Stage1Trainer(
+        tiny_config(shards, tmp_path / "b", optim={"epochs": 2}), resume=tmp_path / "b" / "ckpt-001", progress=False
+    )
+    assert resumed.epoch == 1
+    resumed.run()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
+    other = Stage1Trainer(tiny_config(shards, tmp_path / "c", seed=1, optim={"epochs": 1}), progress=False)
+    other.run()
+    assert not torch.allclose(other.model.head[-1].weight, straight.model.head[-1].weight)
