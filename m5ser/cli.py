@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,10 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from m5ser.build import LanguageResult, build_language
-from m5ser.card import write_card
-from m5ser.config import Recipe, RecipeError, load_emotions, load_recipe, load_voices, voices_for
-from m5ser.report import write_report
+from m5ser.build import LanguageResult, build_language, clear_language
+from m5ser.config import Recipe, RecipeError, load_emotions, load_recipe, voices_for
+from m5ser.publish import publish
 
 app = typer.Typer(help="Build the M5SER multilingual synthetic speech-emotion dataset.", no_args_is_help=True)
 console = Console()
@@ -58,19 +56,6 @@ def validate_recipe(recipe: Recipe) -> list[str]:
     return findings
 
 
-def _publish(recipe: Recipe) -> None:
-    voices = {}
-    for lang in sorted(p.stem for p in (recipe.output / "manifests").glob("*.jsonl")):
-        path = recipe.voices_dir / f"{lang}.yaml"
-        if path.exists():
-            voices[lang] = load_voices(path)
-    write_card(recipe.output, voices=voices, recipe=recipe.raw)
-    write_report(recipe.output)
-    dump = recipe.output / "reports" / "recipe.yaml"
-    dump.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(recipe.path, dump)
-
-
 def _summary(results: list[LanguageResult], seconds: float) -> None:
     table = Table(title=f"M5SER build ({seconds:.0f} s)")
     for col in ("lang", "planned", "kept", "dropped", "hours", "shards"):
@@ -86,9 +71,12 @@ def build(
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages (repeatable)")] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many clips per language (smoke runs)")] = None,
     wav: Annotated[bool, typer.Option("--wav", help="Also write WAV sidecars")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Redo finished work of these languages")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Build every language of RECIPE (or --lang ones), then the card and the report."""
+    """Build every language of RECIPE (or --lang ones), then the card and the report.
+
+    Finished work units are reused (resume); --force redoes them."""
     _setup_logging(verbose)
     cfg = load_recipe(recipe)
     if wav:
@@ -96,9 +84,13 @@ def build(
 
         cfg = replace(cfg, wav_sidecars=True)
     validate_recipe(cfg)
+    langs = lang or list(cfg.languages)
+    if force:
+        for code in langs:
+            clear_language(cfg, code)
     start = time.perf_counter()
-    results = [build_language(cfg, code, limit=limit) for code in (lang or list(cfg.languages))]
-    _publish(cfg)
+    results = [build_language(cfg, code, limit=limit) for code in langs]
+    publish(cfg)
     _summary(results, time.perf_counter() - start)
     console.print(f"dataset: {cfg.output}  report: {cfg.output / 'reports' / 'quality.md'}")
 
@@ -108,10 +100,11 @@ def shards(
     recipe: RecipeArg,
     lang: Annotated[str, typer.Option("--lang", help="The language to (re)build")],
     wav: Annotated[bool, typer.Option("--wav")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Redo synthesis instead of resuming")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """(Re)build one language's shards; other languages' files stay as they are."""
-    build(recipe, lang=[lang], limit=None, wav=wav, verbose=verbose)
+    build(recipe, lang=[lang], limit=None, wav=wav, force=force, verbose=verbose)
 
 
 @app.command()
@@ -131,7 +124,7 @@ def validate(recipe: RecipeArg) -> None:
 @app.command()
 def report(recipe: RecipeArg) -> None:
     """Regenerate the dataset card and quality report from what is in the output folder."""
-    _publish(load_recipe(recipe))
+    publish(load_recipe(recipe))
 
 
 def main() -> None:

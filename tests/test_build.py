@@ -8,9 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from m5ser.build import build_language
-from m5ser.cli import _publish, validate_recipe
+from m5ser.build import build_language, clear_language
+from m5ser.cli import validate_recipe
 from m5ser.config import load_recipe
+from m5ser.publish import publish
 
 LANGS = {
     "en": {"sources": ["xed"], "translate": "identity"},
@@ -28,7 +29,7 @@ def built(tiny_recipe, root):
     recipe = load_recipe(tiny_recipe(languages=LANGS, per_emotion=2), root=root)
     validate_recipe(recipe)
     results = {lang: build_language(recipe, lang, progress=False) for lang in LANGS}
-    _publish(recipe)
+    publish(recipe)
     return recipe, results
 
 
@@ -57,18 +58,30 @@ def test_no_sentence_crosses_splits(built):
 def test_rebuilding_one_language_keeps_the_others_and_is_deterministic(built, tmp_path):
     recipe, results = built
     before = digests(recipe.output / "data")
-    # Same recipe and seed, from scratch, German-style one-language rebuild of zh.
-    for path in (recipe.work_dir / "zh" / "audio").glob("*.wav"):
-        path.unlink()
+    # Same recipe and seed, from scratch: a forced one-language rebuild of zh.
+    clear_language(recipe, "zh")
     again = build_language(recipe, "zh", progress=False)
     assert again.synthesis_calls == results["zh"].planned - results["zh"].dropped.get("text_length", 0)
     assert digests(recipe.output / "data") == before
 
 
-def test_resume_reuses_finished_audio(built):
-    recipe, _ = built
+def test_resume_skips_finished_units_and_reuses_audio(built):
+    recipe, results = built
+    assert build_language(recipe, "en", progress=False).synthesis_calls == 0  # every unit has its marker
+    for marker in (recipe.work_dir / "en" / "parts").glob("*.done"):
+        marker.unlink()  # as if the run died after synthesis, before the markers
     rerun = build_language(recipe, "en", progress=False)
-    assert rerun.synthesis_calls == 0
+    assert rerun.synthesis_calls == 0  # the WAVs (written atomically) are reused
+    assert rerun.kept == results["en"].kept
+
+
+def test_parts_partition_the_language(tiny_recipe, root):
+    german = {"de": {"sources": ["xed"], "translate": "parallel"}}
+    recipe = load_recipe(tiny_recipe(languages=german, per_emotion=2), root=root)
+    whole = build_language(recipe, "de", parts=1, progress=False)
+    clear_language(recipe, "de")
+    split = build_language(recipe, "de", parts=3, progress=False)
+    assert (split.planned, split.kept, split.dropped) == (whole.planned, whole.kept, whole.dropped)
 
 
 def test_dropped_clips_are_written_with_reasons(tiny_recipe, root):
