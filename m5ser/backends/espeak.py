@@ -24,6 +24,7 @@ AUDIO_OUTPUT_SYNCHRONOUS = 2
 POS_CHARACTER = 1
 ESPEAK_CHARS_UTF8 = 1
 ESPEAK_SSML = 0x10
+RAND_SEED = 12345
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 _LOCK = threading.Lock()  # one fork at a time per process
@@ -40,6 +41,8 @@ class _Engine:
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self.lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        self.libc = ctypes.CDLL(None)
         self.lib.espeak_Synth.argtypes = [
             ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
@@ -67,6 +70,9 @@ class _Engine:
         if self.lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
             raise ValueError(f"espeak-ng has no voice '{voice_name}'")
         self._chunks = []
+        # Breathy variants draw noise from libc rand() and espeak's own generator: seed both.
+        self.libc.srand(RAND_SEED)
+        self.lib.espeak_ng_SetRandSeed(RAND_SEED)
         data = ssml.encode("utf-8") + b"\0"
         rc = self.lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8 | ESPEAK_SSML, None, None)
         if rc != 0:
