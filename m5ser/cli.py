@@ -127,6 +127,20 @@ def report(recipe: RecipeArg) -> None:
     publish(load_recipe(recipe))
 
 
+@app.command("download")
+def download_corpus(
+    corpus: Annotated[str, typer.Argument(help="xed | goemotions (see manifests/corpora.yaml)")],
+    to: Annotated[Path, typer.Option(help="Target folder")] = Path("data/corpora"),
+    base: Annotated[str | None, typer.Option(help="Another base URL (mirror or file://)")] = None,
+    force: Annotated[bool, typer.Option("--force")] = False,
+) -> None:
+    """Fetch a full text corpus (needs network); recipes then point at data/corpora/<corpus>."""
+    from m5ser.download import download
+
+    files = download(corpus, to, Path("manifests/corpora.yaml"), base=base, force=force)
+    console.print(f"{corpus}: {len(files)} files in {to / corpus}")
+
+
 def main() -> None:
     app()
 
