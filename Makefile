@@ -4,10 +4,12 @@ SHELL := /bin/bash
 PY     := .venv/bin/python
 PIP    := .venv/bin/pip
 RECIPE ?= manifests/recipes/mini.yaml
+TRAIN_RECIPE ?= manifests/recipes/train.yaml
+TRAIN_CONFIG ?= manifests/train/stage1.yaml
 TORCH  := torch==2.14.1
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test shards build validate report quality install install-test engines clean
+.PHONY: demo train test shards build validate report quality install install-test engines clean
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -24,7 +26,7 @@ export PYTHONHASHSEED := 0
 # torch first (the build that lies on disk), so nothing else can pull another one.
 .venv/.stamp-test: pyproject.toml .venv/.stamp-core scripts/install-engines.sh
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[hf,test]"
+	$(PIP) install -q -e ".[hf,tts,train,flows,test]"
 	PYTHON=$(PY) bash scripts/install-engines.sh
 	touch $@
 
@@ -48,6 +50,11 @@ validate: install
 
 report: install
 	$(PY) -m m5ser.cli report $(RECIPE)
+
+# Stage 1 on the offline stack: build the training recipe (resumes), train, evaluate, report.
+train: install-test
+	$(PY) -m m5ser.cli build $(TRAIN_RECIPE)
+	$(PY) -m m5ser.cli train stage1 --config $(TRAIN_CONFIG)
 
 test: install-test
 	$(PY) -m pytest -q

@@ -141,6 +141,17 @@ def download_corpus(
     console.print(f"{corpus}: {len(files)} files in {to / corpus}")
 
 
+def _mount_training() -> None:
+    """`m5ser train ...` and `m5ser eval ...` (torch is imported only when they run)."""
+    from m5ser.train.cli import eval_command, train_app
+
+    app.add_typer(train_app, name="train")
+    app.command("eval")(eval_command)
+
+
+_mount_training()
+
+
 def main() -> None:
     app()
 

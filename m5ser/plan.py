@@ -13,6 +13,7 @@ from m5ser.backends.base import Voice
 from m5ser.config import EmotionSpec, Recipe, RecipeError, load_emotions, voices_for
 from m5ser.prosody import clip_rng, render
 from m5ser.schema import Utterance, utterance_id
+from m5ser.speakers import assign_speakers
 from m5ser.text import ReadStats, TextItem, open_source
 
 log = logging.getLogger(__name__)
@@ -71,21 +72,16 @@ def split_of(source_id: str, seed: int, dev: float, test: float) -> str:
     return "test" if u < test else "dev" if u < test + dev else "train"
 
 
-def assign_speakers(items: Sequence[TextItem], voices: Sequence[Voice], k: int, seed: int) -> list[list[Voice]]:
-    """`k` speakers per item, round-robin per emotion over a seeded order of the bank.
-
-    Every speaker renders every emotion equally often (±1), so speaker and emotion stay
-    independent and genders stay as balanced as the bank.
-    """
+def speakers_per_item(items: Sequence[TextItem], voices: Sequence[Voice], k: int, seed: int) -> list[list[Voice]]:
+    """`k` distinct speakers per item, balanced per emotion over gender × engine × voice
+    (`m5ser.speakers.assign_speakers`), so that no emotion is tied to a speaker or engine."""
     if k > len(voices):
         raise RecipeError(f"speakers_per_sentence={k} but the bank has only {len(voices)} speakers")
-    order = sorted(voices, key=lambda v: _stable_key(seed, v.id))
-    counters: dict[str, int] = defaultdict(int)
-    out = []
-    for item in items:
-        start = counters[item.emotion]
-        out.append([order[(start + j) % len(order)] for j in range(k)])
-        counters[item.emotion] += k
+    flat = assign_speakers([(it.source_id, it.emotion) for it in items for _ in range(k)], voices, seed)
+    out = [flat[i * k : (i + 1) * k] for i in range(len(items))]
+    for item, chosen in zip(items, out, strict=True):
+        if len({v.id for v in chosen}) != k:
+            raise RuntimeError(f"{item.source_id}: the same speaker was drawn twice")
     return out
 
 
@@ -96,7 +92,7 @@ def plan_language(recipe: Recipe, lang: str, spec: EmotionSpec | None = None) ->
     plan = read_texts(recipe, spec, lang)
     texts, backend = translate(recipe, lang, plan.items)
     voices = voices_for(recipe, lang)
-    speakers = assign_speakers(plan.items, voices, recipe.speakers_per_sentence, recipe.seed)
+    speakers = speakers_per_item(plan.items, voices, recipe.speakers_per_sentence, recipe.seed)
     low, high = recipe.intensity
     utterances = []
     for item, text, chosen in zip(plan.items, texts, speakers, strict=True):

@@ -6,7 +6,7 @@ import pytest
 
 from m5ser.backends.base import Voice
 from m5ser.config import RecipeError
-from m5ser.plan import assign_speakers, select, split_of
+from m5ser.plan import select, speakers_per_item, split_of
 from m5ser.text import TextItem
 
 
@@ -33,12 +33,14 @@ def test_split_is_by_sentence_and_proportional():
     assert split_of("x", 0, 0.1, 0.2) == split_of("x", 0, 0.1, 0.2)
 
 
-def test_speakers_are_balanced_per_emotion():
-    chosen = assign_speakers(items(12), voices(4), k=1, seed=0)
-    per_emotion = Counter((item.emotion, v[0].id) for item, v in zip(items(12), chosen, strict=True))
-    assert set(per_emotion.values()) == {3}
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_speakers_are_distinct_per_sentence_and_balanced_per_emotion(k):
+    chosen = speakers_per_item(items(12), voices(4), k=k, seed=0)
+    assert all(len({v.id for v in c}) == k for c in chosen)
+    per_emotion = Counter((item.emotion, v.id) for item, c in zip(items(12), chosen, strict=True) for v in c)
+    assert set(per_emotion.values()) == {3 * k}
 
 
 def test_more_speakers_than_the_bank_is_an_error():
     with pytest.raises(RecipeError, match="only 2"):
-        assign_speakers(items(1), voices(2), k=3, seed=0)
+        speakers_per_item(items(1), voices(2), k=3, seed=0)
