@@ -9,7 +9,7 @@ TRAIN_CONFIG ?= manifests/train/stage1.yaml
 TORCH  := torch==2.14.1
 export PYTHONHASHSEED := 0
 
-.PHONY: demo train test shards build validate report quality install install-test engines clean
+.PHONY: demo train xtts test shards build validate report quality install install-test engines clean
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -29,6 +29,12 @@ export PYTHONHASHSEED := 0
 	$(PIP) install -q -e ".[hf,tts,train,flows,test]"
 	PYTHON=$(PY) bash scripts/install-engines.sh
 	touch $@
+
+# XTTS-v2 lives in its own environment (coqui-tts needs torchaudio, hence torch 2.9.1).
+.venv-xtts/.stamp-xtts: scripts/install-xtts.sh
+	bash scripts/install-xtts.sh
+	touch $@
+xtts: .venv-xtts/.stamp-xtts
 
 install: .venv/.stamp-core
 install-test: .venv/.stamp-test

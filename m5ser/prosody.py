@@ -34,4 +34,4 @@ def render(spec: EmotionSpec, emotion: str, intensity: float, voice: Voice, rng:
     pause = round(float(preset.get("pause_ms", 0)) * intensity)
     name = str(preset.get("contour", "flat"))
     points = tuple((float(x), round(float(y) * intensity, 1)) for x, y in spec.contours.get(name, []))
-    return Prosody(pause_ms=pause, contour=name, contour_points=points, **values)
+    return Prosody(pause_ms=pause, contour=name, contour_points=points, emotion=emotion, **values)

@@ -50,6 +50,7 @@ class Prosody:
     pause_ms: int = 0  # extra pause inserted at phrase boundaries
     contour: str = "flat"  # name of a contour shape in emotions.yaml
     contour_points: tuple[tuple[float, float], ...] = ()  # (percent of utterance, F0 percent) targets
+    emotion: str = "neutral"  # the label rendered (engines that clone per-emotion references use it)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Prosody:
             "pause_ms": self.pause_ms,
             "contour": self.contour,
             "contour_points": [list(p) for p in self.contour_points],
+            "emotion": self.emotion,
         }
 
 
