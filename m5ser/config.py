@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,18 @@ def load_voices(path: str | Path) -> list[Voice]:
     return voices
 
 
+_NON_COMMERCIAL = re.compile(r"non-commercial|(^|[-_ ])NC($|[-_ ])", re.IGNORECASE)
+
+
+def is_commercial_ok(license_name: str) -> bool:
+    """False for licences that forbid commercial use (``non-commercial``, ``-NC-``).
+
+    >>> [is_commercial_ok(name) for name in ("GPL-3.0-or-later", "CC-BY-NC-ND-4.0", "MBROLA-non-commercial")]
+    [True, False, False]
+    """
+    return _NON_COMMERCIAL.search(license_name) is None
+
+
 # --- recipe ---------------------------------------------------------------------------
 
 
@@ -177,6 +190,7 @@ class Recipe:
     speakers_per_sentence: int  # clips rendered from each sentence
     intensity: tuple[float, float]  # uniform range of per-clip intensity
     voice_quality: bool  # render emotions.yaml's voice_quality cues after synthesis
+    licenses: str  # "any" or "commercial-ok" (drops voices whose licence forbids commercial use)
     filters: FilterConfig
     dev_fraction: float
     test_fraction: float
@@ -263,6 +277,8 @@ def load_recipe(path: str | Path, root: str | Path | None = None) -> Recipe:
     for emotion in emotions:
         if emotion not in spec.labels:
             raise RecipeError(f"{path}: build.emotions has '{emotion}', not in {emotions_file}")
+    if build.get("licenses", "any") not in ("any", "commercial-ok"):
+        raise RecipeError(f"{path}: build.licenses must be 'any' or 'commercial-ok'")
     intensity = tuple(build.get("intensity", [0.6, 1.0]))
     if len(intensity) != 2 or not 0 <= intensity[0] <= intensity[1] <= 1:
         raise RecipeError(f"{path}: build.intensity must be [low, high] within 0..1")
@@ -294,6 +310,7 @@ def load_recipe(path: str | Path, root: str | Path | None = None) -> Recipe:
         speakers_per_sentence=int(build.get("speakers_per_sentence", 1)),
         intensity=(float(intensity[0]), float(intensity[1])),
         voice_quality=bool(build.get("voice_quality", True)),
+        licenses=str(build.get("licenses", "any")),
         filters=filters,
         dev_fraction=dev,
         test_fraction=test,
@@ -312,6 +329,8 @@ def voices_for(recipe: Recipe, lang: str) -> list[Voice]:
     voices = load_voices(path)
     if cfg.engines:
         voices = [v for v in voices if v.engine in cfg.engines]
+    if recipe.licenses == "commercial-ok":
+        voices = [v for v in voices if is_commercial_ok(v.license)]
     if cfg.speakers:
         voices = voices[: cfg.speakers]
     if not voices:

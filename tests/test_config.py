@@ -45,3 +45,15 @@ def test_recipe_errors_name_the_field(tmp_path, root, change, match):
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(RecipeError, match=match):
         load_recipe(path, root=root)
+
+
+@pytest.mark.parametrize(("licenses", "engines_left"), [("any", {"espeak", "mbrola"}), ("commercial-ok", {"espeak"})])
+def test_licence_filter_drops_non_commercial_voices(tmp_path, root, licenses, engines_left):
+    from m5ser.config import voices_for
+
+    data = yaml.safe_load((root / "manifests/recipes/mini.yaml").read_text(encoding="utf-8"))
+    data["build"].update(engines=["espeak", "mbrola"], licenses=licenses)
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    voices = voices_for(load_recipe(path, root=root), "de")
+    assert {v.engine for v in voices} == engines_left
