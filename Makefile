@@ -8,8 +8,13 @@ TRAIN_RECIPE ?= manifests/recipes/train.yaml
 TRAIN_CONFIG ?= manifests/train/stage1.yaml
 TORCH  := torch==2.14.1
 export PYTHONHASHSEED := 0
+PREFECT_PORT ?= 4200
+# Prefect keeps its state (SQLite database, profiles) in the repo's .prefect/ (git-ignored) and
+# sends no telemetry (there is no network).
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo train xtts test shards build validate report quality install install-test engines clean
+.PHONY: demo train xtts test shards build validate report quality install install-test engines clean serve
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -26,7 +31,7 @@ export PYTHONHASHSEED := 0
 # torch first (the build that lies on disk), so nothing else can pull another one.
 .venv/.stamp-test: pyproject.toml .venv/.stamp-core scripts/install-engines.sh
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[hf,tts,train,flows,test]"
+	$(PIP) install -q -e ".[hf,tts,train,dask,test]"
 	PYTHON=$(PY) bash scripts/install-engines.sh
 	touch $@
 
@@ -50,6 +55,17 @@ build: demo
 shards: install
 	@test "$(origin LANG)" = "command line" || (echo "usage: make shards LANG=de [RECIPE=...]"; exit 2)
 	LANG=C.UTF-8 $(PY) -m m5ser.cli shards $(RECIPE) --lang $(LANG)
+
+# A local Prefect server (SQLite in .prefect/, loopback only) plus the serve process of the
+# deployment build-m5ser/default; Ctrl-C stops both. UI: http://127.0.0.1:$(PREFECT_PORT)
+# In another shell: .venv/bin/prefect deployment run build-m5ser/default -p recipe=$(RECIPE)
+serve: install
+	@export PREFECT_API_URL=http://127.0.0.1:$(PREFECT_PORT)/api; \
+	$(PY) -m prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) & server=$$!; \
+	trap 'kill $$server' EXIT INT TERM; \
+	until $(PY) -c "import httpx, sys; httpx.get(sys.argv[1]).raise_for_status()" $$PREFECT_API_URL/health 2>/dev/null; \
+	do sleep 1; done; \
+	$(PY) -m flows.serve --recipe $(RECIPE)
 
 validate: install
 	$(PY) -m m5ser.cli validate $(RECIPE)

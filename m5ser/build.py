@@ -189,9 +189,7 @@ def build_language(
     """Build `lang` of `recipe` into `recipe.output` in-process; other languages are untouched."""
     if lang not in recipe.languages:
         raise KeyError(f"language '{lang}' is not in recipe {recipe.path} (has: {sorted(recipe.languages)})")
-    results = [
-        run_part(recipe, lang, i, parts, limit=limit, progress=progress, factory=factory) for i in range(parts)
-    ]
+    results = [run_part(recipe, lang, i, parts, limit=limit, progress=progress, factory=factory) for i in range(parts)]
     return finalize_language(recipe, lang, results)
 
 

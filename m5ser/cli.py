@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from m5ser.build import LanguageResult, build_language, clear_language
+from m5ser.build import LanguageResult
 from m5ser.config import Recipe, RecipeError, load_emotions, load_recipe, voices_for
 from m5ser.publish import publish
 
@@ -72,25 +72,33 @@ def build(
     limit: Annotated[int | None, typer.Option(help="At most this many clips per language (smoke runs)")] = None,
     wav: Annotated[bool, typer.Option("--wav", help="Also write WAV sidecars")] = False,
     force: Annotated[bool, typer.Option("--force", help="Redo finished work of these languages")] = False,
+    parts: Annotated[int, typer.Option(help="Work units per language (the unit of parallelism and resume)")] = 4,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core)")] = None,
+    dask: Annotated[
+        str | None, typer.Option(help="Run the units on Dask: 'local' (a LocalCluster) or tcp://host:8786")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Build every language of RECIPE (or --lang ones), then the card and the report.
 
-    Finished work units are reused (resume); --force redoes them."""
+    Runs the Prefect flow `build-m5ser` in-process (a temporary local API unless
+    PREFECT_API_URL is set). Finished work units are reused (resume); --force redoes them."""
+    from flows.build_m5ser import build_m5ser  # lazy: Prefect takes a few seconds to import
+
     _setup_logging(verbose)
     cfg = load_recipe(recipe)
-    if wav:
-        from dataclasses import replace
-
-        cfg = replace(cfg, wav_sidecars=True)
     validate_recipe(cfg)
-    langs = lang or list(cfg.languages)
-    if force:
-        for code in langs:
-            clear_language(cfg, code)
     start = time.perf_counter()
-    results = [build_language(cfg, code, limit=limit) for code in langs]
-    publish(cfg)
+    results = build_m5ser(
+        recipe=str(recipe),
+        languages=lang,
+        limit=limit,
+        parts=parts,
+        workers=workers,
+        dask=dask,
+        wav=wav,
+        force=force,
+    )
     _summary(results, time.perf_counter() - start)
     console.print(f"dataset: {cfg.output}  report: {cfg.output / 'reports' / 'quality.md'}")
 
@@ -101,10 +109,12 @@ def shards(
     lang: Annotated[str, typer.Option("--lang", help="The language to (re)build")],
     wav: Annotated[bool, typer.Option("--wav")] = False,
     force: Annotated[bool, typer.Option("--force", help="Redo synthesis instead of resuming")] = False,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core)")] = None,
+    dask: Annotated[str | None, typer.Option(help="'local' or a Dask scheduler address")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """(Re)build one language's shards; other languages' files stay as they are."""
-    build(recipe, lang=[lang], limit=None, wav=wav, force=force, verbose=verbose)
+    """(Re)build one language's shards through the flow; other languages' files stay as they are."""
+    build(recipe, lang=[lang], limit=None, wav=wav, force=force, workers=workers, dask=dask, verbose=verbose)
 
 
 @app.command()
