@@ -25,20 +25,12 @@ from m5ser.backends.base import Voice
 from m5ser.config import EmotionSpec, load_emotions, load_voices
 from m5ser.prosody import render as render_prosody
 from m5ser.schema import SAMPLE_RATE
+from m5ser.testing import PROBE_SENTENCES
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("espeak", "mbrola", "pico", "rhvoice", "festival", "piper", "kokoro")
 LANGS = ("en", "de", "fr", "es", "it", "zh", "ru", "ja")
-SENTENCES = {
-    "en": "I really did not expect to see you here today, my friend.",
-    "de": "Ich hätte wirklich nicht erwartet, dich heute hier zu sehen, mein Freund.",
-    "fr": "Je ne m'attendais vraiment pas à te voir ici aujourd'hui, mon ami.",
-    "es": "De verdad no esperaba verte aquí hoy, amigo mío.",
-    "it": "Non mi aspettavo davvero di vederti qui oggi, amico mio.",
-    "zh": "我真的没想到今天会在这里见到你，我的朋友。",
-    "ru": "Я правда не ожидал увидеть тебя здесь сегодня, мой друг.",
-    "ja": "今日ここであなたに会えるとは本当に思っていませんでした。",
-}
+SENTENCES = PROBE_SENTENCES
 
 
 def band_ratio_db(x: np.ndarray, sr: int) -> float:

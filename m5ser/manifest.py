@@ -19,9 +19,13 @@ os.umask(_UMASK)
 class ManifestError(ValueError):
     """A manifest line that cannot be read, with its file and line number."""
 
+    def __init__(self, path: Path, line: int, message: str) -> None:
+        super().__init__(f"{path}:{line}: {message}")
+        self.path, self.line, self.reason = path, line, message
 
-def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield one dict per non-empty line; a bad line raises naming file and line."""
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, object) per non-empty line; a bad line raises naming file and line."""
     path = Path(path)
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
@@ -30,19 +34,27 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ManifestError(f"{path}:{lineno}: invalid JSON ({e.msg})") from e
+                raise ManifestError(path, lineno, f"invalid JSON ({e.msg})") from e
             if not isinstance(row, dict):
-                raise ManifestError(f"{path}:{lineno}: expected a JSON object")
-            yield row
+                raise ManifestError(path, lineno, "expected a JSON object")
+            yield lineno, row
 
 
-def read_manifest(path: str | Path) -> Iterator[Utterance]:
-    """Lazily read Utterances from a JSONL manifest."""
-    for lineno, row in enumerate(read_jsonl(path), 1):
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield one dict per non-empty line; a bad line raises naming file and line."""
+    for _, row in iter_jsonl(path):
+        yield row
+
+
+def read_manifest(path: str | Path, ignore: Iterable[str] = ()) -> Iterator[Utterance]:
+    """Lazily read Utterances from a JSONL manifest, dropping the `ignore` keys of each line."""
+    for lineno, row in iter_jsonl(path):
+        for key in ignore:
+            row.pop(key, None)
         try:
             yield Utterance.from_dict(row)
         except (KeyError, TypeError) as e:
-            raise ManifestError(f"{path}: record {lineno}: {e}") from e
+            raise ManifestError(Path(path), lineno, f"record: {e}") from e
 
 
 def dumps(utt: Utterance) -> str:

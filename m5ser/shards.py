@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from m5ser.manifest import ManifestError, atomic_open, read_jsonl, write_bytes_atomic
+from m5ser.manifest import atomic_open, read_manifest, write_bytes_atomic
 from m5ser.schema import SAMPLE_RATE, Utterance
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
@@ -252,13 +252,7 @@ def write_language(
 
 def read_published_manifest(path: str | Path) -> Iterator[Utterance]:
     """Lazily read a published ``manifests/<lang>.jsonl`` as Utterances (extras stripped)."""
-    for lineno, row in enumerate(read_jsonl(path), 1):
-        for key in MANIFEST_EXTRAS:
-            row.pop(key, None)
-        try:
-            yield Utterance.from_dict(row)
-        except (KeyError, TypeError) as e:
-            raise ManifestError(f"{path}: record {lineno}: {e}") from e
+    return read_manifest(path, ignore=MANIFEST_EXTRAS)
 
 
 def read_shard(path: str | Path) -> Iterator[dict[str, Any]]:

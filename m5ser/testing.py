@@ -21,6 +21,18 @@ from m5ser.schema import SAMPLE_RATE, Utterance, utterance_id
 if TYPE_CHECKING:
     import pytest
 
+PROBE_SENTENCES: dict[str, str] = {
+    "en": "I really did not expect to see you here today, my friend.",
+    "de": "Ich hätte wirklich nicht erwartet, dich heute hier zu sehen, mein Freund.",
+    "fr": "Je ne m'attendais vraiment pas à te voir ici aujourd'hui, mon ami.",
+    "es": "De verdad no esperaba verte aquí hoy, amigo mío.",
+    "it": "Non mi aspettavo davvero di vederti qui oggi, amico mio.",
+    "zh": "我真的没想到今天会在这里见到你，我的朋友。",
+    "ja": "今日ここであなたに会えるとは本当に思っていませんでした。",
+    "ru": "Я правда не ожидал увидеть тебя здесь сегодня, мой друг.",
+}
+"""One neutral-content sentence per language, for engine tests and benches."""
+
 DEFAULT_SPLITS: tuple[str, ...] = ("train", "train", "train", "dev", "test")
 """Split cycle used by `make_kept_set`: 3/5 train, 1/5 dev, 1/5 test."""
 

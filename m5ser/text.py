@@ -10,7 +10,6 @@ file, line and field; with ``strict: false`` it is skipped and counted instead.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import re
 from collections import Counter
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from m5ser.config import EmotionSpec, SourceConfig
+from m5ser.manifest import ManifestError, iter_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -212,17 +212,10 @@ class UserReader(_Reader):
                 for row in reader:
                     yield reader.line_num, row
         elif path.suffix in (".jsonl", ".json"):
-            with path.open(encoding="utf-8") as f:
-                for lineno, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise SourceError(path, lineno, "json", e.msg) from e
-                    if not isinstance(row, dict):
-                        raise SourceError(path, lineno, "json", "expected an object per line")
-                    yield lineno, row
+            try:
+                yield from iter_jsonl(path)
+            except ManifestError as e:
+                raise SourceError(path, e.line, "json", e.reason) from e
         else:
             raise SourceError(path, 0, "path", "expected a .csv or .jsonl file")
 

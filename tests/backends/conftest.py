@@ -15,20 +15,12 @@ from m5ser.backends.base import MissingDependencyError, Prosody, Synthesizer, Vo
 from m5ser.config import load_emotions, load_voices
 from m5ser.prosody import render as render_prosody
 from m5ser.schema import SAMPLE_RATE
+from m5ser.testing import PROBE_SENTENCES
 
 from ..conftest import ROOT
 
 CORE = ("en", "de", "fr", "es", "it", "zh")
-SENTENCES = {
-    "en": "I really did not expect to see you here today, my friend.",
-    "de": "Ich hätte wirklich nicht erwartet, dich heute hier zu sehen, mein Freund.",
-    "fr": "Je ne m'attendais vraiment pas à te voir ici aujourd'hui, mon ami.",
-    "es": "De verdad no esperaba verte aquí hoy, amigo mío.",
-    "it": "Non mi aspettavo davvero di vederti qui oggi, amico mio.",
-    "zh": "我真的没想到今天会在这里见到你，我的朋友。",
-    "ja": "今日ここであなたに会えるとは本当に思っていませんでした。",
-    "ru": "Я правда не ожидал увидеть тебя здесь сегодня, мой друг.",
-}
+SENTENCES = PROBE_SENTENCES
 
 
 def engine_or_skip(name: str) -> Synthesizer:
