@@ -5,7 +5,7 @@ clips and on the real corpora of the config (never trained on). Then, for one he
 language, the ablation grid with/without SupCon and with/without the speaker adversary.
 Prints markdown tables and writes them to <out>/ablations.md (+ results.json).
 
-    .venv/bin/python bench/train_ablations.py --config manifests/train/egemaps_mlp.yaml \
+    .venv/bin/python bench/train_ablations.py --config manifests/train/stage1.yaml \
         --out out/train/bench [--langs en de fr es it zh] [--ablate-on de] [--set optim.epochs=20]
 """
 
@@ -68,7 +68,7 @@ def table(rows: list[dict]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="manifests/train/egemaps_mlp.yaml")
+    ap.add_argument("--config", default="manifests/train/stage1.yaml")
     ap.add_argument("--out", type=Path, default=Path("out/train/bench"))
     ap.add_argument("--langs", nargs="*", default=None, help="languages to hold out in turn (default: all)")
     ap.add_argument("--ablate-on", default="de", help="held-out language of the ablation grid")
