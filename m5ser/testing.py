@@ -183,3 +183,27 @@ def isolate_hf(monkeypatch: pytest.MonkeyPatch, root: str | Path) -> Path:
         monkeypatch.setattr(config, "HF_DATASETS_CACHE", cache)
         monkeypatch.setattr(config, "HF_HUB_OFFLINE", True)
     return cache
+
+
+def write_tiny_recipe(
+    folder: Path, root: Path, languages: dict | None = None, per_emotion: int = 2, **overrides: Any
+) -> Path:
+    """A small variant of `root`/manifests/recipes/mini.yaml whose output and work folders live
+    in `folder`; repo paths are made absolute. Returns the recipe path (``folder/recipe.yaml``)."""
+    import yaml
+
+    data = yaml.safe_load((root / "manifests/recipes/mini.yaml").read_text(encoding="utf-8"))
+    data["output"] = str(folder / "out" / "m5ser")
+    data["work_dir"] = str(folder / "out" / "work")
+    data["emotions"] = str(root / "manifests/emotions.yaml")
+    data["voices_dir"] = str(root / "manifests/voices")
+    for source in data["sources"].values():
+        source["path"] = str(root / source["path"])
+    if languages is not None:
+        data["languages"] = languages
+    data["build"]["per_emotion"] = per_emotion
+    data.update(overrides)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "recipe.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path

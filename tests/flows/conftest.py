@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
+
+from m5ser.testing import write_tiny_recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 TWO_LANGS = {
@@ -21,19 +22,7 @@ TWO_LANGS = {
 
 def write_recipe(folder: Path, languages: dict, per_emotion: int) -> Path:
     """A small variant of the mini recipe whose output and work folders live in `folder`."""
-    data = yaml.safe_load((ROOT / "manifests/recipes/mini.yaml").read_text(encoding="utf-8"))
-    data["output"] = str(folder / "out" / "m5ser")
-    data["work_dir"] = str(folder / "out" / "work")
-    data["emotions"] = str(ROOT / "manifests/emotions.yaml")
-    data["voices_dir"] = str(ROOT / "manifests/voices")
-    for source in data["sources"].values():
-        source["path"] = str(ROOT / source["path"])
-    data["languages"] = languages
-    data["build"]["per_emotion"] = per_emotion
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "recipe.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    return path
+    return write_tiny_recipe(folder, ROOT, languages, per_emotion)
 
 
 @pytest.fixture
