@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from m5ser import audio, render
-from m5ser.backends import base
-from m5ser.backends.base import Voice
+from m5ser import audio
+from m5ser import registry as base
 from m5ser.config import EmotionSpec, load_emotions, load_voices
-from m5ser.prosody import render as render_prosody
-from m5ser.schema import SAMPLE_RATE
+from m5ser.schema import SAMPLE_RATE, Voice
 from m5ser.testing import PROBE_SENTENCES
+from m5ser.tts import dsp
+from m5ser.tts.prosody import render as render_prosody
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("espeak", "mbrola", "pico", "rhvoice", "festival", "piper", "kokoro")
@@ -69,8 +69,8 @@ def bench_engine(engine: str, lang: str, spec: EmotionSpec) -> dict | None:
         synth_s += time.perf_counter() - t0
         audio_s += len(samples) / sr
         x = audio.resample(samples, sr, SAMPLE_RATE)
-        m = render.measure(x, SAMPLE_RATE)
-        vq = render.apply_voice_quality(x, SAMPLE_RATE, render.voice_quality_for(emotion, 1.0, spec.voice_quality))
+        m = dsp.measure(x, SAMPLE_RATE)
+        vq = dsp.apply_voice_quality(x, SAMPLE_RATE, dsp.voice_quality_for(emotion, 1.0, spec.voice_quality))
         rows[emotion] = {"m": m, "balance": band_ratio_db(vq, SAMPLE_RATE)}
     neutral = rows["neutral"]
     table = {}

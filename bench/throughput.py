@@ -15,11 +15,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from m5ser.backends.base import Prosody, Voice
-from m5ser.backends.espeak import EspeakSynthesizer, _Engine
-from m5ser.build import build_language
 from m5ser.config import load_recipe, voices_for
-from m5ser.plan import plan_language
+from m5ser.pipeline.plan import plan_language
+from m5ser.pipeline.units import build_language
+from m5ser.schema import Prosody, Voice
+from m5ser.tts.engines.espeak import EspeakSynthesizer, _Engine
 
 
 def main() -> None:

@@ -34,9 +34,9 @@ from prefect.settings import PREFECT_API_URL
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from prefect.tasks import exponential_backoff
 
-from m5ser.build import LanguageResult, PartResult, clear_language, finalize_language, run_part
 from m5ser.config import Recipe, load_recipe
-from m5ser.orchestrate import (
+from m5ser.hub.publish import publish
+from m5ser.pipeline.orchestrate import (
     DEFAULT_PARTS,
     artifact_key,
     group_by_language,
@@ -45,7 +45,7 @@ from m5ser.orchestrate import (
     unit_is_done,
     work_units,
 )
-from m5ser.publish import publish
+from m5ser.pipeline.units import LanguageResult, PartResult, clear_language, finalize_language, run_part
 
 DEFAULT_RECIPE = "manifests/recipes/mini.yaml"
 RESULTS_DIR = "prefect-results"

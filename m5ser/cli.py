@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from m5ser.build import LanguageResult
 from m5ser.config import Recipe, RecipeError, load_emotions, load_recipe, voices_for
-from m5ser.publish import publish
+from m5ser.hub.publish import publish
+from m5ser.pipeline.units import LanguageResult
 
 app = typer.Typer(help="Build the M5SER multilingual synthetic speech-emotion dataset.", no_args_is_help=True)
 console = Console()
@@ -31,7 +31,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def validate_recipe(recipe: Recipe) -> list[str]:
     """Check everything a build needs before any audio is made; returns human-readable findings."""
-    from m5ser.backends import base
+    from m5ser import registry as base
 
     findings = []
     load_emotions(recipe.emotions_file)
@@ -145,7 +145,7 @@ def download_corpus(
     force: Annotated[bool, typer.Option("--force")] = False,
 ) -> None:
     """Fetch a full text corpus (needs network); recipes then point at data/corpora/<corpus>."""
-    from m5ser.download import download
+    from m5ser.text.download import download
 
     files = download(corpus, to, Path("manifests/corpora.yaml"), base=base, force=force)
     console.print(f"{corpus}: {len(files)} files in {to / corpus}")

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from m5ser.backends.base import Voice
+from m5ser.schema import Voice
 
 
 class RecipeError(ValueError):
@@ -44,6 +44,18 @@ class EmotionSpec:
     contours: dict[str, list[list[float]]]
     corpora: dict[str, dict[str, str | None]]
     voice_quality: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # other spellings of a label (real corpora)
+
+    def canonical_label(self, raw: str) -> str | None:
+        """`raw` as a label of the set (case-insensitive, through `aliases`); None when outside.
+
+        >>> spec = EmotionSpec(("neutral", "angry"), {}, {}, {}, {}, aliases={"anger": "angry"})
+        >>> spec.canonical_label(" Anger "), spec.canonical_label("calm")
+        ('angry', None)
+        """
+        key = str(raw).strip().lower()
+        key = self.aliases.get(key, key)
+        return key if key in self.labels else None
 
     def label_map(self, corpus: str, overrides: dict[str, str | None] | None = None) -> dict[str, str | None]:
         if corpus not in self.corpora:
@@ -68,6 +80,10 @@ def load_emotions(path: str | Path) -> EmotionSpec:
         contour = data["rendering"][emotion].get("contour", "flat")
         if contour not in data["contours"]:
             raise RecipeError(f"{path}: rendering.{emotion}.contour '{contour}' is not in contours")
+    aliases = {str(k).lower(): v for k, v in (data.get("aliases") or {}).items()}
+    for key, value in aliases.items():
+        if value not in labels:
+            raise RecipeError(f"{path}: aliases.{key} -> '{value}' is not a label")
     for corpus, mapping in data["corpora"].items():
         for key, value in mapping.items():
             if value is not None and value not in labels:
@@ -79,6 +95,7 @@ def load_emotions(path: str | Path) -> EmotionSpec:
         contours=data["contours"],
         corpora=data["corpora"],
         voice_quality=data.get("voice_quality", {}),
+        aliases=aliases,
     )
 
 
@@ -86,9 +103,16 @@ def load_emotions(path: str | Path) -> EmotionSpec:
 
 
 def load_voices(path: str | Path) -> list[Voice]:
-    """Read `voices/<lang>.yaml`; every speaker needs id, engine, voice, gender, licence."""
+    """Read `voices/<lang>.yaml`; every speaker needs id, engine, voice, gender, licence.
+
+    A top-level `options:` mapping holds the language's text handling for the engines (for
+    example how a sentence splits into units); each speaker's own `options` override it.
+    """
     data = load_yaml(path)
     lang = data.get("lang")
+    shared = data.get("options") or {}
+    if not isinstance(shared, dict):
+        raise RecipeError(f"{path}: options must be a mapping")
     speakers = data.get("speakers")
     if not lang or not isinstance(speakers, list):
         raise RecipeError(f"{path}: needs 'lang' and a list 'speakers'")
@@ -109,7 +133,7 @@ def load_voices(path: str | Path) -> list[Voice]:
                 license=str(entry["license"]),
                 pitch_offset=float(entry.get("pitch_offset", 0.0)),
                 rate_offset=float(entry.get("rate_offset", 0.0)),
-                options=dict(entry.get("options") or {}),
+                options={**shared, **(entry.get("options") or {})},
             )
         )
     ids = [v.id for v in voices]
@@ -173,6 +197,15 @@ class FilterConfig:
 
 
 @dataclass(frozen=True)
+class HubConfig:
+    """Where and how the dataset is published on the Hugging Face Hub (card and push)."""
+
+    repo_id: str = ""  # USER/NAME of the dataset repo; empty: the card says <user>/m5ser
+    license: str = ""  # Hub licence id for the card; empty: derived from the text and voice licences
+    pretty_name: str = "M5SER"  # title of the card
+
+
+@dataclass(frozen=True)
 class Recipe:
     """A whole build, as read from `manifests/recipes/<name>.yaml`."""
 
@@ -198,6 +231,7 @@ class Recipe:
     max_shard_bytes: int
     wav_sidecars: bool
     raw: dict[str, Any]
+    hub: HubConfig = field(default_factory=HubConfig)
 
     def fingerprint(self) -> str:
         """Hash of the recipe contents (for cache keys and the pipeline dump)."""
@@ -206,7 +240,7 @@ class Recipe:
 
 _TOP_LEVEL = {
     "name", "documentation", "seed", "output", "work_dir", "emotions", "voices_dir", "sources",
-    "languages", "build", "filters", "splits", "shards", "test_cases",
+    "languages", "build", "filters", "splits", "shards", "hub", "test_cases",
 }  # fmt: skip
 
 
@@ -318,8 +352,16 @@ def load_recipe(path: str | Path, root: str | Path | None = None) -> Recipe:
         max_shard_bytes=int(float(shards.get("max_shard_mb", 200)) * 1_000_000),
         wav_sidecars=bool(shards.get("wav", False)),
         raw=data,
+        hub=_hub(data.get("hub") or {}, path),
     )
     return recipe
+
+
+def _hub(entry: dict[str, Any], path: Path) -> HubConfig:
+    unknown = set(entry) - {"repo_id", "license", "pretty_name"}
+    if unknown:
+        raise RecipeError(f"{path}: hub: unknown key(s) {sorted(unknown)}")
+    return HubConfig(**{k: str(v) for k, v in entry.items()})
 
 
 def voices_for(recipe: Recipe, lang: str) -> list[Voice]:

@@ -1,4 +1,5 @@
-"""The one record every pipeline step reads and writes."""
+"""The records: `Utterance` (one clip, read and written by every step), `Voice` (one speaker of
+the speaker bank) and `Prosody` (the emotion targets of one clip). They import no stage."""
 
 from __future__ import annotations
 
@@ -9,6 +10,47 @@ from typing import Any
 
 SAMPLE_RATE = 16_000
 """Every clip in M5SER is 16 kHz mono PCM16."""
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """One speaker of the speaker bank (`manifests/voices/<lang>.yaml`)."""
+
+    id: str
+    lang: str
+    engine: str
+    voice: str
+    gender: str
+    license: str
+    pitch_offset: float = 0.0  # percent added to every clip's SSML pitch
+    rate_offset: float = 0.0  # percent added to every clip's SSML rate
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Prosody:
+    """Target prosody of one clip, in SSML-style percent changes against neutral."""
+
+    rate: float = 0.0
+    pitch: float = 0.0
+    range: float = 0.0
+    volume: float = 0.0
+    pause_ms: int = 0  # extra pause inserted at phrase boundaries
+    contour: str = "flat"  # name of a contour shape in emotions.yaml
+    contour_points: tuple[tuple[float, float], ...] = ()  # (percent of utterance, F0 percent) targets
+    emotion: str = "neutral"  # the label rendered (engines that clone per-emotion references use it)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "pitch": self.pitch,
+            "range": self.range,
+            "volume": self.volume,
+            "pause_ms": self.pause_ms,
+            "contour": self.contour,
+            "contour_points": [list(p) for p in self.contour_points],
+            "emotion": self.emotion,
+        }
 
 
 def utterance_id(source_id: str, lang: str, speaker_id: str, emotion: str, seed: int) -> str:

@@ -1,6 +1,6 @@
 """XTTS-v2 worker: runs in `.venv-xtts` (torch 2.9.1 + torchaudio + coqui-tts), never in the main venv.
 
-`m5ser.backends.xtts.XTTSSynthesizer` starts it once and talks JSON lines over stdin/stdout:
+`m5ser.tts.engines.xtts.XTTSSynthesizer` starts it once and talks JSON lines over stdin/stdout:
 
     serve --model-dir DIR   load an XTTS checkpoint folder (config.json, model.pth, vocab.json and
                             optionally speakers_xtts.pth, as in the hub's coqui/XTTS-v2), print

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from m5ser.config import load_recipe
+from m5ser.quality.signal import SignalFilter, TextLengthFilter
 from m5ser.schema import Utterance
-from m5ser.steps.base import chain
-from m5ser.steps.signal import SignalFilter, TextLengthFilter
+from m5ser.steps import chain
 
 from .conftest import ROOT
 

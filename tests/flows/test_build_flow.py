@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from flows.build_m5ser import RESULTS_DIR, build_m5ser, build_part, merge_language, summary, task_runner
-from m5ser.build import clear_language
 from m5ser.config import load_recipe
+from m5ser.pipeline.units import clear_language
 
 
 def read_artifact(key: str) -> object:

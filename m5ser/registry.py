@@ -1,0 +1,98 @@
+"""Backend protocols and the registry that maps recipe names to classes."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from m5ser.schema import Prosody, Voice
+
+
+class MissingDependencyError(ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+
+def require(module: str, extra: str) -> Any:
+    """Import `module` or fail with the pip extra that provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"'{module}' is not installed; install it with: pip install 'm5ser[{extra}]'"
+        ) from e
+
+
+@runtime_checkable
+class Translator(Protocol):
+    name: str
+
+    def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]: ...
+
+
+@runtime_checkable
+class Synthesizer(Protocol):
+    """Turns text into float32 mono audio; returns (samples, sample_rate)."""
+
+    name: str
+
+    def synthesize(self, text: str, voice: Voice, prosody: Prosody) -> tuple[np.ndarray, int]: ...
+
+
+@runtime_checkable
+class Transcriber(Protocol):
+    name: str
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int, lang: str) -> str: ...
+
+
+@runtime_checkable
+class EmotionScorer(Protocol):
+    name: str
+
+    def scores(self, audio: np.ndarray, sample_rate: int) -> dict[str, float]: ...
+
+
+_REGISTRY: dict[str, dict[str, str]] = {
+    # kind -> recipe name -> "module:Class"; modules are imported only when used.
+    "translator": {
+        "identity": "m5ser.text.translate:IdentityTranslator",
+        "apertium": "m5ser.text.translate:ApertiumTranslator",
+        "hf-seq2seq": "m5ser.text.translate:HFSeq2SeqTranslator",
+    },
+    "synthesizer": {
+        "espeak": "m5ser.tts.engines.espeak:EspeakSynthesizer",
+        "mbrola": "m5ser.tts.engines.mbrola:MbrolaSynthesizer",
+        "pico": "m5ser.tts.engines.pico:PicoSynthesizer",
+        "rhvoice": "m5ser.tts.engines.rhvoice:RHVoiceSynthesizer",
+        "festival": "m5ser.tts.engines.festival:FestivalSynthesizer",
+        "piper": "m5ser.tts.engines.piper:PiperSynthesizer",
+        "kokoro": "m5ser.tts.engines.kokoro:KokoroSynthesizer",
+        "xtts": "m5ser.tts.engines.xtts:XTTSSynthesizer",
+    },
+}
+
+
+def register(kind: str, name: str, target: str) -> None:
+    """Register `target` ("module:Class") under `name` for `kind`."""
+    _REGISTRY.setdefault(kind, {})[name] = target
+
+
+def names(kind: str) -> list[str]:
+    return sorted(_REGISTRY.get(kind, {}))
+
+
+def resolve(kind: str, name: str) -> Callable[..., Any]:
+    """The class registered as `name`, imported lazily."""
+    try:
+        target = _REGISTRY[kind][name]
+    except KeyError:
+        raise KeyError(f"unknown {kind} backend '{name}'; known: {names(kind)}") from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def create(kind: str, name: str, **options: Any) -> Any:
+    return resolve(kind, name)(**options)

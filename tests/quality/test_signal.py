@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from m5ser.config import FilterConfig
+from m5ser.quality.metrics import signal_metrics
+from m5ser.quality.signal import SignalFilter, TextLengthFilter
+from m5ser.schema import Utterance
+from m5ser.steps import chain
+
+SR = 16_000
+GOOD = {"duration_s": 2.0, "clipping_ratio": 0.0, "rms_dbfs": -20.0, "leading_silence_s": 0.1,
+        "trailing_silence_s": 0.1, "snr_db": 60.0}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({}, None),
+        ({"duration_s": 0.39}, "too_short"),
+        ({"duration_s": 0.4}, None),  # strict <: exactly the minimum is kept
+        ({"duration_s": 20.01}, "too_long"),
+        ({"clipping_ratio": 0.002}, "clipping"),
+        ({"clipping_ratio": 0.001}, None),
+        ({"rms_dbfs": -41.0}, "too_quiet"),
+        ({"leading_silence_s": 1.2}, "silence"),
+        ({"trailing_silence_s": 1.6}, "silence"),
+        ({"snr_db": 19.9}, "low_snr"),
+        ({"duration_s": 0.1, "snr_db": 3.0}, "too_short"),  # the first failing check names the reason
+    ],
+)
+def test_signal_filter_thresholds(change, reason):
+    cfg = FilterConfig(min_duration_s=0.4, max_duration_s=20.0, min_rms_dbfs=-40.0, min_snr_db=20.0)
+    utt = Utterance(id="x", metrics={**GOOD, **change})
+    [out] = list(SignalFilter(cfg)([utt]))
+    assert out.drop_reason == reason
+
+
+def test_filters_pass_dropped_items_through_and_count():
+    cfg = FilterConfig(min_chars=3)
+    items = [Utterance(id="a", text="ok"), Utterance(id="b", text="fine"), Utterance(id="c", drop_reason="tts_error")]
+    text_filter = TextLengthFilter(cfg)
+    out = list(chain(items, [text_filter]))
+    assert [(u.id, u.drop_reason) for u in out] == [("a", "text_length"), ("b", None), ("c", "tts_error")]
+    assert text_filter.dropped == {"text_length": 1}
+
+
+def tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def test_metrics_measure_silences_clipping_and_snr():
+    rng = np.random.default_rng(0)
+    quiet = np.zeros(int(0.5 * SR), dtype=np.float32)
+    x = np.concatenate([quiet, tone(1.0), np.zeros(SR, dtype=np.float32)])
+    m = signal_metrics(x, SR)
+    assert m["duration_s"] == pytest.approx(2.5)
+    assert m["leading_silence_s"] == pytest.approx(0.5, abs=0.03)
+    assert m["trailing_silence_s"] == pytest.approx(1.0, abs=0.03)
+    assert m["clipping_ratio"] == 0.0
+    assert m["rms_dbfs"] == pytest.approx(20 * np.log10(0.3 / np.sqrt(2) / np.sqrt(2.5)), abs=0.1)
+    noisy = x + rng.normal(0, 0.03, len(x)).astype(np.float32)
+    assert 10 < signal_metrics(noisy, SR)["snr_db"] < 30
+    assert signal_metrics(np.clip(tone(1.0, 2.0), -1, 1), SR)["clipping_ratio"] > 0.1

@@ -1,0 +1,116 @@
+"""Engine-independent emotion rendering: F0/tempo manipulation and voice-quality cues."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from m5ser.config import load_emotions
+from m5ser.schema import Prosody
+from m5ser.tts import dsp
+
+from ..conftest import ROOT
+
+pytest.importorskip("parselmouth")
+SR = 16000
+
+
+def vowel(f0: float = 120.0, seconds: float = 1.5, gap_at: float | None = None) -> np.ndarray:
+    """A synthetic voiced signal: harmonics of `f0` with a falling spectrum and a slow F0 wobble."""
+    t = np.arange(int(SR * seconds)) / SR
+    phase = 2 * np.pi * np.cumsum(f0 * (1 + 0.05 * np.sin(2 * np.pi * 2 * t))) / SR
+    x = sum(np.sin(k * phase) / k**1.5 for k in range(1, 30))
+    x = 0.3 * x / np.max(np.abs(x))
+    if gap_at is not None:
+        i = int(gap_at * SR)
+        x[i : i + SR // 5] = 0.0
+    return x.astype(np.float32)
+
+
+def band_ratio_db(x: np.ndarray) -> float:
+    """Energy above 1 kHz relative to below 1 kHz, dB (an alpha-ratio-like measure)."""
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / SR)
+    return float(10 * np.log10(spec[f >= 1000].sum() / spec[(f > 50) & (f < 1000)].sum()))
+
+
+@pytest.mark.parametrize(("pitch", "direction"), [(30, 1), (-20, -1)])
+def test_pitch_level_moves(pitch, direction):
+    x = vowel()
+    y = dsp.apply_prosody(x, SR, Prosody(pitch=pitch))
+    before, after = dsp.measure(x, SR).f0_mean_hz, dsp.measure(y, SR).f0_mean_hz
+    assert np.sign(after - before) == direction
+    assert after / before == pytest.approx(1 + pitch / 100, rel=0.05)
+
+
+@pytest.mark.parametrize(("range_", "direction"), [(100, 1), (-60, -1)])
+def test_pitch_range_moves(range_, direction):
+    x = vowel()
+    before = dsp.measure(x, SR).f0_range_st
+    after = dsp.measure(dsp.apply_prosody(x, SR, Prosody(range=range_)), SR).f0_range_st
+    assert np.sign(after - before) == direction
+
+
+@pytest.mark.parametrize("rate", [25, -25])
+def test_tempo_changes_duration(rate):
+    x = vowel()
+    y = dsp.apply_prosody(x, SR, Prosody(rate=rate))
+    assert len(y) / len(x) == pytest.approx(1 / (1 + rate / 100), rel=0.03)
+
+
+def test_rising_contour_raises_the_end():
+    x = vowel(seconds=2.0)
+    y = dsp.apply_prosody(x, SR, Prosody(contour="rise", contour_points=((0, -10), (100, 40))))
+    head, tail = y[: SR // 2], y[-SR // 2 :]
+    assert dsp.measure(tail, SR).f0_mean_hz > 1.3 * dsp.measure(head, SR).f0_mean_hz
+
+
+def test_pauses_lengthen_internal_silences_only():
+    x = vowel(gap_at=0.7)
+    y = dsp.insert_pauses(x, SR, 300)
+    assert len(y) - len(x) == int(SR * 0.3)
+    assert dsp.insert_pauses(vowel(), SR, 300).shape == vowel().shape
+
+
+@pytest.mark.parametrize(("tilt", "direction"), [(6.0, 1), (-4.0, -1)])
+def test_spectral_tilt_shifts_balance_and_keeps_level(tilt, direction):
+    x = vowel()
+    y = dsp.spectral_tilt(x, SR, tilt)
+    assert np.sign(band_ratio_db(y) - band_ratio_db(x)) == direction
+    assert abs(band_ratio_db(y) - band_ratio_db(x)) > abs(tilt) / 6
+    assert np.sqrt(np.mean(y**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.01)
+
+
+def test_breathiness_adds_high_band_noise():
+    x = vowel()
+    y = dsp.add_breathiness(x, SR, 0.3, np.random.default_rng(0))
+    assert band_ratio_db(y) > band_ratio_db(x) + 3
+
+
+def test_voice_quality_is_seeded_and_level_preserving():
+    q = dsp.VoiceQuality(tilt_db=5, breathiness=0.1, jitter=2, shimmer=3, creak=0.3)
+    x = vowel()
+    a = dsp.apply_voice_quality(x, SR, q, seed=7)
+    b = dsp.apply_voice_quality(x, SR, q, seed=7)
+    np.testing.assert_array_equal(a, b)
+    assert np.sqrt(np.mean(a**2)) == pytest.approx(np.sqrt(np.mean(x**2)), rel=0.15)
+    assert np.max(np.abs(a)) <= dsp.PEAK_LIMIT + 1e-6
+
+
+def test_neutral_quality_is_identity():
+    x = vowel()
+    np.testing.assert_array_equal(dsp.apply_voice_quality(x, SR, dsp.VoiceQuality()), x)
+
+
+def test_rules_in_emotions_yaml():
+    spec = load_emotions(ROOT / "manifests/emotions.yaml")
+    rules = spec.voice_quality
+    assert set(rules) == set(spec.labels)
+    full = {e: dsp.voice_quality_for(e, 1.0, rules) for e in spec.labels}
+    assert full["angry"].tilt_db > full["neutral"].tilt_db > full["sad"].tilt_db
+    assert full["fear"].jitter > full["neutral"].jitter
+    assert full["sad"].breathiness > full["angry"].breathiness
+    half = dsp.voice_quality_for("angry", 0.5, rules)
+    assert half.tilt_db == pytest.approx(full["angry"].tilt_db / 2)
+    with pytest.raises(ValueError, match="unknown"):
+        dsp.voice_quality_for("angry", 1.0, {"angry": {"loudness": 3}})
