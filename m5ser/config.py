@@ -142,16 +142,18 @@ def load_voices(path: str | Path) -> list[Voice]:
     return voices
 
 
-_NON_COMMERCIAL = re.compile(r"non-commercial|(^|[-_ ])NC($|[-_ ])", re.IGNORECASE)
+_RESTRICTED = re.compile(r"non[- ]?commercial|(^|[-_ (])NC($|[-_ )])|non[- ]?free|proprietary", re.IGNORECASE)
 
 
 def is_commercial_ok(license_name: str) -> bool:
-    """False for licences that forbid commercial use (``non-commercial``, ``-NC-``).
+    """False for licences that restrict use of the audio (non-commercial, ``-NC-``, non-free,
+    proprietary): the one licence rule of the recipe filter ``build.licenses`` and the card.
 
-    >>> [is_commercial_ok(name) for name in ("GPL-3.0-or-later", "CC-BY-NC-ND-4.0", "MBROLA-non-commercial")]
-    [True, False, False]
+    >>> names = ("GPL-3.0-or-later", "CC-BY-NC-ND-4.0", "MBROLA-non-commercial", "proprietary")
+    >>> [is_commercial_ok(name) for name in names]
+    [True, False, False, False]
     """
-    return _NON_COMMERCIAL.search(license_name) is None
+    return _RESTRICTED.search(license_name) is None
 
 
 # --- recipe ---------------------------------------------------------------------------
