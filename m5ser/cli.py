@@ -1,4 +1,4 @@
-"""The `m5ser` command line."""
+"""The `m5ser` command line: the one front door (`python -m flows.build_m5ser` is `m5ser build`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from m5ser.config import Recipe, RecipeError, load_emotions, load_recipe, voices_for
+from m5ser.config import RecipeError, load_recipe
 from m5ser.hub.publish import publish
-from m5ser.pipeline.units import LanguageResult
+from m5ser.pipeline.merge import LanguageResult
+from m5ser.pipeline.orchestrate import DEFAULT_PARTS
+from m5ser.pipeline.validate import validate_recipe
 
 app = typer.Typer(help="Build the M5SER multilingual synthetic speech-emotion dataset.", no_args_is_help=True)
 console = Console()
@@ -27,33 +29,6 @@ def _setup_logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-
-
-def validate_recipe(recipe: Recipe) -> list[str]:
-    """Check everything a build needs before any audio is made; returns human-readable findings."""
-    from m5ser import registry as base
-
-    findings = []
-    load_emotions(recipe.emotions_file)
-    for lang, cfg in recipe.languages.items():
-        voices = voices_for(recipe, lang)
-        for voice in voices:
-            engine = base.resolve("synthesizer", voice.engine)
-            known = getattr(engine, "known_voices", None)
-            if known is not None and voice.voice.split("+")[0].lower() not in known():
-                raise RecipeError(
-                    f"{recipe.voices_dir / (lang + '.yaml')}: {voice.id}: {voice.engine} has no voice '{voice.voice}'"
-                )
-        if cfg.translate not in ("identity", "parallel"):
-            translator = base.resolve("translator", cfg.translate)
-            route = getattr(translator, "route", None)
-            if route is not None:
-                translator(**cfg.translate_options).route(cfg.translate_from, lang)
-        for name in cfg.sources:
-            if not recipe.sources[name].path.exists():
-                raise RecipeError(f"{recipe.path}: sources.{name}.path {recipe.sources[name].path} does not exist")
-        findings.append(f"{lang}: {len(voices)} speakers, text from {', '.join(cfg.sources)} via {cfg.translate}")
-    return findings
 
 
 def _summary(results: list[LanguageResult], seconds: float) -> None:
@@ -72,18 +47,23 @@ def build(
     limit: Annotated[int | None, typer.Option(help="At most this many clips per language (smoke runs)")] = None,
     wav: Annotated[bool, typer.Option("--wav", help="Also write WAV sidecars")] = False,
     force: Annotated[bool, typer.Option("--force", help="Redo finished work of these languages")] = False,
-    parts: Annotated[int, typer.Option(help="Work units per language (the unit of parallelism and resume)")] = 4,
+    parts: Annotated[
+        int, typer.Option(help="Work units per language (the unit of parallelism and resume)")
+    ] = DEFAULT_PARTS,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: one per core)")] = None,
     dask: Annotated[
         str | None, typer.Option(help="Run the units on Dask: 'local' (a LocalCluster) or tcp://host:8786")
     ] = None,
+    summary: Annotated[Path | None, typer.Option(help="Also write a JSON summary of the build here")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Build every language of RECIPE (or --lang ones), then the card and the report.
 
     Runs the Prefect flow `build-m5ser` in-process (a temporary local API unless
-    PREFECT_API_URL is set). Finished work units are reused (resume); --force redoes them."""
-    from flows.build_m5ser import build_m5ser  # lazy: Prefect takes a few seconds to import
+    PREFECT_API_URL is set). Finished plans and work units are reused (resume); --force
+    redoes them."""
+    from flows.build_m5ser import build_m5ser
+    from flows.build_m5ser import summary as build_summary  # lazy: Prefect takes a few seconds to import
 
     _setup_logging(verbose)
     cfg = load_recipe(recipe)
@@ -100,6 +80,8 @@ def build(
         force=force,
     )
     _summary(results, time.perf_counter() - start)
+    if summary is not None:
+        summary.write_text(json.dumps(build_summary(results), indent=2) + "\n", encoding="utf-8")
     console.print(f"dataset: {cfg.output}  report: {cfg.output / 'reports' / 'quality.md'}")
 
 
@@ -114,7 +96,7 @@ def shards(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """(Re)build one language's shards through the flow; other languages' files stay as they are."""
-    build(recipe, lang=[lang], limit=None, wav=wav, force=force, workers=workers, dask=dask, verbose=verbose)
+    build(recipe, lang=[lang], wav=wav, force=force, workers=workers, dask=dask, verbose=verbose)
 
 
 @app.command()

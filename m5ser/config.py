@@ -1,16 +1,27 @@
-"""Recipes, the emotion file and the speaker bank: loading and validation."""
+"""Recipes, the emotion file and the speaker bank: loading and validation.
+
+A recipe parses like the training config: one dataclass per section, every field typed and
+commented, and an error that names a bad or unknown key by its path
+(``languages.de.speakers: expected a whole number``). The pipeline itself is the recipe's
+``steps:`` list of registered step names with their parameters; the steps' own parameter
+dataclasses are checked by `m5ser.pipeline.validate` before any audio is made.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Union
 
 import yaml
 
+from m5ser import registry
 from m5ser.schema import Voice
 
 
@@ -156,6 +167,90 @@ def is_commercial_ok(license_name: str) -> bool:
     return _RESTRICTED.search(license_name) is None
 
 
+# --- section parsing ------------------------------------------------------------------
+
+T = TypeVar("T")
+
+_EXPECTED = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path"}
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """`value` checked against the annotation `tp`; raises RecipeError naming `where`."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, where)
+    if dataclasses.is_dataclass(tp):
+        return parse_section(tp, value, where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecipeError(f"{where}: expected a mapping")
+        key_tp, value_tp = args or (str, Any)
+        return {_coerce(k, key_tp, where): _coerce(v, value_tp, f"{where}.{k}") for k, v in value.items()}
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise RecipeError(f"{where}: expected a list")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise RecipeError(f"{where}: expected a list of {len(args)} items")
+            return tuple(_coerce(v, t, f"{where}[{i}]") for i, (v, t) in enumerate(zip(value, args, strict=True)))
+        item_tp = args[0] if args else Any
+        items = [_coerce(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise RecipeError(f"{where}: expected {_EXPECTED[bool]}")
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (tp is int and value != int(value)):
+            raise RecipeError(f"{where}: expected {_EXPECTED[tp]}")
+        return tp(value)
+    if tp in (str, Path):
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise RecipeError(f"{where}: expected {_EXPECTED[tp]}")
+        return tp(str(value))
+    raise TypeError(f"{where}: unsupported field type {tp!r}")
+
+
+def parse_section(cls: type[T], data: Any, where: str) -> T:
+    """Build the dataclass `cls` from a mapping; unknown keys and wrong types raise naming
+    their path. Fields without a default are required.
+
+    >>> @dataclass
+    ... class Filters:
+    ...     min_snr_db: float = 15.0
+    >>> parse_section(Filters, {"min_snr_db": 20}, "filters")
+    Filters(min_snr_db=20.0)
+    >>> parse_section(Filters, {"min_snr_db": "loud"}, "filters")
+    Traceback (most recent call last):
+    ...
+    m5ser.config.RecipeError: filters.min_snr_db: expected a number
+    """
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: expected a mapping")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+
+    def key(name: str) -> str:
+        return f"{where}.{name}" if where else name
+
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise RecipeError(f"{key(unknown[0])}: unknown key (known: {', '.join(sorted(fields))})")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = _coerce(data[name], hints[name], key(name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RecipeError(f"{key(name)}: missing (required)")
+    return cls(**values)
+
+
 # --- recipe ---------------------------------------------------------------------------
 
 
@@ -163,39 +258,67 @@ def is_commercial_ok(license_name: str) -> bool:
 class SourceConfig:
     """One text corpus: which reader, where, and label overrides."""
 
-    name: str
-    reader: str  # xed | goemotions | user
-    path: Path
-    options: dict[str, Any] = field(default_factory=dict)
-    label_overrides: dict[str, str | None] = field(default_factory=dict)
+    reader: str  # a registered reader: xed | goemotions | user
+    path: Path  # the corpus file or folder (relative paths resolve against the recipe root)
+    options: dict[str, Any] = field(default_factory=dict)  # reader options (strict, multi_label, ...)
+    label_overrides: dict[str, str | None] = field(default_factory=dict)  # source label -> label (null drops)
+    name: str = ""  # the key under `sources:` (set by the loader)
 
 
 @dataclass(frozen=True)
 class LanguageConfig:
     """How one output language gets its text and its voices."""
 
-    lang: str
     sources: tuple[str, ...]  # names of `sources` entries
-    translate: str  # identity | parallel | a registered translator backend
-    translate_from: str = ""  # source language for a translator backend
-    translate_options: dict[str, Any] = field(default_factory=dict)
-    engines: tuple[str, ...] = ()  # restrict the speaker bank to these engines (empty: all)
+    translate: str  # a registered translator: identity | parallel | apertium | hf-seq2seq | ...
+    translate_from: str = ""  # the language the text is read in (empty: this language)
+    translate_options: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the translator
+    engines: tuple[str, ...] = ()  # restrict the speaker bank to these engines (empty: build.engines)
     speakers: int = 0  # max speakers taken from the bank (0: all)
+    lang: str = ""  # the key under `languages:` (set by the loader)
+
+    @property
+    def text_lang(self) -> str:
+        """The language the sources are read in."""
+        return self.translate_from or self.lang
 
 
 @dataclass(frozen=True)
-class FilterConfig:
-    """Signal thresholds; a clip is dropped when a comparison spelled out here fails."""
+class BuildConfig:
+    """Choices that hold for every language."""
 
-    min_duration_s: float = 0.5  # drop if duration_s < this
-    max_duration_s: float = 20.0  # drop if duration_s > this
-    max_clipping_ratio: float = 0.001  # drop if the share of |x| >= 0.999 samples > this
-    min_rms_dbfs: float = -45.0  # drop if rms_dbfs < this
-    max_leading_silence_s: float = 1.0  # drop if leading_silence_s > this
-    max_trailing_silence_s: float = 1.5  # drop if trailing_silence_s > this
-    min_snr_db: float = 15.0  # drop if snr_db < this
-    min_chars: int = 2  # drop text shorter than this (before synthesis)
-    max_chars: int = 300  # drop text longer than this (before synthesis)
+    emotions: tuple[str, ...] = ()  # labels to build (empty: every label of the emotions file)
+    engines: tuple[str, ...] = ()  # default speaker-bank engines of every language (empty: all)
+    licenses: str = "any"  # "any", or "commercial-ok": drop voices whose licence restricts use
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """One entry of `steps:`: a registered step name and its parameters."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Splits by source sentence; whole speakers may be held out."""
+
+    dev: float = 0.1  # share of source sentences in dev
+    test: float = 0.1  # share of source sentences in test
+    holdout_speakers: tuple[str, ...] = ()  # speaker ids whose clips all go to test
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    """Parquet shards and sidecars."""
+
+    max_shard_mb: float = 200.0  # audio megabytes per shard (a new shard starts when the next clip would exceed it)
+    wav: bool = False  # also write WAV sidecars under wav/<lang>/
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_shard_mb * 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -211,172 +334,146 @@ class HubConfig:
 class Recipe:
     """A whole build, as read from `manifests/recipes/<name>.yaml`."""
 
-    path: Path
-    name: str
-    seed: int
-    output: Path
-    work_dir: Path
-    emotions_file: Path
-    voices_dir: Path
-    sources: dict[str, SourceConfig]
-    languages: dict[str, LanguageConfig]
-    emotions: tuple[str, ...]  # which labels to build (default: all)
-    per_emotion: int  # max source sentences per (language, emotion)
-    speakers_per_sentence: int  # clips rendered from each sentence
-    intensity: tuple[float, float]  # uniform range of per-clip intensity
-    voice_quality: bool  # render emotions.yaml's voice_quality cues after synthesis
-    licenses: str  # "any" or "commercial-ok" (drops voices whose licence forbids commercial use)
-    filters: FilterConfig
-    dev_fraction: float
-    test_fraction: float
-    holdout_speakers: tuple[str, ...]
-    max_shard_bytes: int
-    wav_sidecars: bool
-    raw: dict[str, Any]
+    sources: dict[str, SourceConfig]  # text corpora by name
+    languages: dict[str, LanguageConfig]  # output languages by code
+    steps: tuple[StepConfig, ...]  # the pipeline, in order
+    name: str = ""  # recipe name (default: the file stem)
+    documentation: str = ""  # what this recipe builds and why (shown by `m5ser validate`)
+    seed: int = 0  # every random choice derives from it
+    output: Path = Path("out/m5ser")  # the published folder (Hub repo layout)
+    work_dir: Path = Path("out/work")  # plans, work units and audio (not published)
+    emotions: Path = Path("manifests/emotions.yaml")  # label set, corpus maps, rendering rules
+    voices_dir: Path = Path("manifests/voices")  # speaker bank, one file per language
+    build: BuildConfig = field(default_factory=BuildConfig)
+    splits: SplitConfig = field(default_factory=SplitConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
     hub: HubConfig = field(default_factory=HubConfig)
+    test_cases: tuple[dict[str, Any], ...] = ()  # inline step cases, run by tests/test_recipes.py
+    path: Path = Path()  # the recipe file (set by the loader)
+    raw: dict[str, Any] = field(default_factory=dict)  # the file's content (fingerprint, card)
+
+    @property
+    def emotions_file(self) -> Path:
+        return self.emotions
 
     def fingerprint(self) -> str:
-        """Hash of the recipe contents (for cache keys and the pipeline dump)."""
+        """Hash of the recipe contents (for completion markers and the pipeline dump)."""
         return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def labels(self) -> tuple[str, ...]:
+        """The labels this recipe builds, in the order of the emotions file."""
+        spec = load_emotions(self.emotions)
+        return tuple(e for e in spec.labels if not self.build.emotions or e in self.build.emotions)
 
-_TOP_LEVEL = {
-    "name", "documentation", "seed", "output", "work_dir", "emotions", "voices_dir", "sources",
-    "languages", "build", "filters", "splits", "shards", "hub", "test_cases",
-}  # fmt: skip
 
-
-def _require(data: dict[str, Any], key: str, where: str, path: Path) -> Any:
-    if key not in data:
-        raise RecipeError(f"{path}: {where} is missing '{key}'")
-    return data[key]
+def _steps(raw: Any) -> list[dict[str, Any]]:
+    """`steps:` entries as {name: params} mappings (a bare name has no parameters)."""
+    if not isinstance(raw, list) or not raw:
+        raise RecipeError("steps: expected a non-empty list of step names or {name: {parameters}}")
+    out = []
+    for i, entry in enumerate(raw):
+        if isinstance(entry, str):
+            entry = {entry: {}}
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise RecipeError(f"steps[{i}]: expected a step name or a mapping {{name: {{parameters}}}}")
+        ((name, params),) = entry.items()
+        if params is not None and not isinstance(params, dict):
+            raise RecipeError(f"steps[{i}].{name}: parameters must be a mapping")
+        out.append({"name": str(name), "params": params or {}})
+    return out
 
 
 def load_recipe(path: str | Path, root: str | Path | None = None) -> Recipe:
-    """Load and validate a recipe; relative paths resolve against `root` (default: cwd)."""
+    """Load and check a recipe; relative paths resolve against `root` (default: cwd)."""
     path = Path(path)
     data = load_yaml(path)
     root = Path(root) if root is not None else Path.cwd()
-    unknown = set(data) - _TOP_LEVEL
-    if unknown:
-        raise RecipeError(f"{path}: unknown top-level field(s) {sorted(unknown)}")
-
-    def resolve(p: str) -> Path:
-        q = Path(p)
-        return q if q.is_absolute() else root / q
-
-    sources = {}
-    for name, entry in _require(data, "sources", "recipe", path).items():
-        reader = _require(entry, "reader", f"sources.{name}", path)
-        if reader not in ("xed", "goemotions", "user"):
-            raise RecipeError(f"{path}: sources.{name}.reader '{reader}' is not one of xed, goemotions, user")
-        sources[name] = SourceConfig(
-            name=name,
-            reader=reader,
-            path=resolve(_require(entry, "path", f"sources.{name}", path)),
-            options=dict(entry.get("options") or {}),
-            label_overrides={str(k): v for k, v in (entry.get("label_overrides") or {}).items()},
-        )
-
-    languages = {}
-    for lang, entry in _require(data, "languages", "recipe", path).items():
-        entry = entry or {}
-        names = tuple(entry.get("sources") or [])
-        if not names:
-            raise RecipeError(f"{path}: languages.{lang}.sources is empty")
-        for name in names:
-            if name not in sources:
-                raise RecipeError(f"{path}: languages.{lang}.sources names unknown source '{name}'")
-        translate = entry.get("translate")
-        if not translate:
-            raise RecipeError(
-                f"{path}: languages.{lang} has no translation route; set translate: identity, parallel, "
-                "or a translator backend with translate_from"
-            )
-        translate_from = str(entry.get("translate_from", ""))
-        if translate not in ("identity", "parallel") and not translate_from:
-            raise RecipeError(f"{path}: languages.{lang}.translate '{translate}' needs translate_from")
-        languages[str(lang)] = LanguageConfig(
-            lang=str(lang),
-            sources=names,
-            translate=str(translate),
-            translate_from=translate_from,
-            translate_options=dict(entry.get("translate_options") or {}),
-            engines=tuple(entry.get("engines") or (data.get("build") or {}).get("engines") or ()),
-            speakers=int(entry.get("speakers", 0)),
-        )
-
-    emotions_file = resolve(data.get("emotions", "manifests/emotions.yaml"))
-    spec = load_emotions(emotions_file)
-    build = data.get("build") or {}
-    emotions = tuple(build.get("emotions") or spec.labels)
-    for emotion in emotions:
-        if emotion not in spec.labels:
-            raise RecipeError(f"{path}: build.emotions has '{emotion}', not in {emotions_file}")
-    if build.get("licenses", "any") not in ("any", "commercial-ok"):
-        raise RecipeError(f"{path}: build.licenses must be 'any' or 'commercial-ok'")
-    intensity = tuple(build.get("intensity", [0.6, 1.0]))
-    if len(intensity) != 2 or not 0 <= intensity[0] <= intensity[1] <= 1:
-        raise RecipeError(f"{path}: build.intensity must be [low, high] within 0..1")
-
-    filters_raw = data.get("filters") or {}
     try:
-        filters = FilterConfig(**filters_raw)
-    except TypeError as e:
-        raise RecipeError(f"{path}: filters: {e}") from e
-
-    splits = data.get("splits") or {}
-    dev, test = float(splits.get("dev", 0.1)), float(splits.get("test", 0.1))
-    if dev < 0 or test < 0 or dev + test >= 1:
-        raise RecipeError(f"{path}: splits.dev + splits.test must be within [0, 1)")
-    shards = data.get("shards") or {}
-
-    recipe = Recipe(
-        path=path,
-        name=str(data.get("name", path.stem)),
-        seed=int(data.get("seed", 0)),
-        output=resolve(data.get("output", "out/m5ser")),
-        work_dir=resolve(data.get("work_dir", "out/work")),
-        emotions_file=emotions_file,
-        voices_dir=resolve(data.get("voices_dir", "manifests/voices")),
-        sources=sources,
-        languages=languages,
-        emotions=emotions,
-        per_emotion=int(build.get("per_emotion", 50)),
-        speakers_per_sentence=int(build.get("speakers_per_sentence", 1)),
-        intensity=(float(intensity[0]), float(intensity[1])),
-        voice_quality=bool(build.get("voice_quality", True)),
-        licenses=str(build.get("licenses", "any")),
-        filters=filters,
-        dev_fraction=dev,
-        test_fraction=test,
-        holdout_speakers=tuple(splits.get("holdout_speakers") or ()),
-        max_shard_bytes=int(float(shards.get("max_shard_mb", 200)) * 1_000_000),
-        wav_sidecars=bool(shards.get("wav", False)),
-        raw=data,
-        hub=_hub(data.get("hub") or {}, path),
-    )
+        recipe = _parse(data, path, root)
+    except RecipeError as e:
+        raise RecipeError(f"{path}: {e}") from None
     return recipe
 
 
-def _hub(entry: dict[str, Any], path: Path) -> HubConfig:
-    unknown = set(entry) - {"repo_id", "license", "pretty_name"}
-    if unknown:
-        raise RecipeError(f"{path}: hub: unknown key(s) {sorted(unknown)}")
-    return HubConfig(**{k: str(v) for k, v in entry.items()})
+def _parse(data: dict[str, Any], path: Path, root: Path) -> Recipe:
+    fields = dict(data)
+    fields["steps"] = _steps(data.get("steps"))
+    for section in ("sources", "languages"):
+        if not isinstance(data.get(section), dict) or not data[section]:
+            raise RecipeError(f"{section}: expected a non-empty mapping")
+    fields["sources"] = {name: {**(entry or {}), "name": name} for name, entry in data["sources"].items()}
+    fields["languages"] = {str(code): {**(entry or {}), "lang": str(code)} for code, entry in data["languages"].items()}
+    for key in ("path", "raw"):
+        if key in fields:
+            raise RecipeError(f"{key}: unknown key")
+    recipe = parse_section(Recipe, fields, "")
+
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else root / p
+
+    sources = {n: dataclasses.replace(s, path=resolve(s.path)) for n, s in recipe.sources.items()}
+    recipe = dataclasses.replace(
+        recipe,
+        name=recipe.name or path.stem,
+        output=resolve(recipe.output),
+        work_dir=resolve(recipe.work_dir),
+        emotions=resolve(recipe.emotions),
+        voices_dir=resolve(recipe.voices_dir),
+        sources=sources,
+        path=path,
+        raw=data,
+    )
+    _check(recipe)
+    return recipe
+
+
+def _check(recipe: Recipe) -> None:
+    """Cross-field rules that a field's type cannot say."""
+    for lang, cfg in recipe.languages.items():
+        if not cfg.sources:
+            raise RecipeError(f"languages.{lang}.sources: empty")
+        for name in cfg.sources:
+            if name not in recipe.sources:
+                known = sorted(recipe.sources)
+                raise RecipeError(f"languages.{lang}.sources: unknown source '{name}' (known: {known})")
+        if cfg.translate not in registry.names("translator"):
+            known = registry.names("translator")
+            raise RecipeError(f"languages.{lang}.translate: unknown translator '{cfg.translate}' (known: {known})")
+        if cfg.speakers < 0:
+            raise RecipeError(f"languages.{lang}.speakers: must be >= 0")
+    spec = load_emotions(recipe.emotions)
+    for emotion in recipe.build.emotions:
+        if emotion not in spec.labels:
+            raise RecipeError(f"build.emotions: '{emotion}' is not a label of {recipe.emotions}")
+    for name, source in recipe.sources.items():
+        if source.reader not in registry.names("reader"):
+            raise RecipeError(
+                f"sources.{name}.reader: unknown reader '{source.reader}' (known: {registry.names('reader')})"
+            )
+        for key, value in source.label_overrides.items():
+            if value is not None and value not in spec.labels:
+                raise RecipeError(f"sources.{name}.label_overrides.{key}: '{value}' is not a label")
+    if recipe.build.licenses not in ("any", "commercial-ok"):
+        raise RecipeError("build.licenses: expected 'any' or 'commercial-ok'")
+    s = recipe.splits
+    if s.dev < 0 or s.test < 0 or s.dev + s.test >= 1:
+        raise RecipeError("splits: dev + test must be within [0, 1)")
+    if recipe.shards.max_shard_mb <= 0:
+        raise RecipeError("shards.max_shard_mb: must be > 0")
 
 
 def voices_for(recipe: Recipe, lang: str) -> list[Voice]:
-    """The speakers a language of `recipe` may use, after its engine/speaker limits."""
+    """The speakers a language of `recipe` may use, after its engine, licence and speaker limits."""
     cfg = recipe.languages[lang]
     path = recipe.voices_dir / f"{lang}.yaml"
     voices = load_voices(path)
-    if cfg.engines:
-        voices = [v for v in voices if v.engine in cfg.engines]
-    if recipe.licenses == "commercial-ok":
+    engines = cfg.engines or recipe.build.engines
+    if engines:
+        voices = [v for v in voices if v.engine in engines]
+    if recipe.build.licenses == "commercial-ok":
         voices = [v for v in voices if is_commercial_ok(v.license)]
     if cfg.speakers:
         voices = voices[: cfg.speakers]
     if not voices:
-        raise RecipeError(f"{path}: no speakers left for '{lang}' after the recipe's engine/speaker limits")
+        raise RecipeError(f"{path}: no speakers left for '{lang}' after the recipe's engine/licence/speaker limits")
     return voices

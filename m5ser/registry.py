@@ -1,4 +1,10 @@
-"""Backend protocols and the registry that maps recipe names to classes."""
+"""Backend protocols and the registry that maps recipe names to classes.
+
+Kinds: ``step`` (the recipe's ``steps:``), ``reader`` (text sources), ``translator`` and
+``synthesizer``. Targets are ``"module:Class"`` strings imported only when a name is
+resolved, so the registry imports no stage and a missing optional dependency fails only
+where it is used.
+"""
 
 from __future__ import annotations
 
@@ -57,8 +63,25 @@ class EmotionScorer(Protocol):
 
 _REGISTRY: dict[str, dict[str, str]] = {
     # kind -> recipe name -> "module:Class"; modules are imported only when used.
+    "step": {
+        "ingest": "m5ser.text.ingest:Ingest",
+        "select": "m5ser.text.ingest:Select",
+        "translate": "m5ser.text.translate:Translate",
+        "cast": "m5ser.tts.cast:Cast",
+        "text_length": "m5ser.quality.signal:TextLengthFilter",
+        "synthesize": "m5ser.tts.synthesize:Synthesize",
+        "signal": "m5ser.quality.signal:SignalAnnotator",
+        "signal_filter": "m5ser.quality.signal:SignalFilter",
+        "metric_filter": "m5ser.quality.threshold:MetricFilter",
+    },
+    "reader": {
+        "xed": "m5ser.text.readers:XedReader",
+        "goemotions": "m5ser.text.readers:GoEmotionsReader",
+        "user": "m5ser.text.readers:UserReader",
+    },
     "translator": {
         "identity": "m5ser.text.translate:IdentityTranslator",
+        "parallel": "m5ser.text.translate:ParallelTranslator",
         "apertium": "m5ser.text.translate:ApertiumTranslator",
         "hf-seq2seq": "m5ser.text.translate:HFSeq2SeqTranslator",
     },
@@ -89,7 +112,7 @@ def resolve(kind: str, name: str) -> Callable[..., Any]:
     try:
         target = _REGISTRY[kind][name]
     except KeyError:
-        raise KeyError(f"unknown {kind} backend '{name}'; known: {names(kind)}") from None
+        raise KeyError(f"unknown {kind} '{name}'; known: {names(kind)}") from None
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
 

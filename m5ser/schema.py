@@ -63,6 +63,21 @@ def utterance_id(source_id: str, lang: str, speaker_id: str, emotion: str, seed:
     return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
 
 
+def stable_key(*parts: object) -> int:
+    """A seeded sort or draw key that depends only on `parts` (never on input order or the process)."""
+    return int.from_bytes(hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest(), "little")
+
+
+def sentence_id(source_id: str, lang: str) -> str:
+    """Id of a sentence before it is cast (one speaker, one clip): source id + output language.
+
+    >>> len(sentence_id("xed-en-17", "de"))
+    16
+    """
+    key = "\x1f".join(["sentence", source_id, lang])
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
 @dataclass(slots=True)
 class Utterance:
     """Everything about one clip, from source text to filter verdict."""
@@ -92,6 +107,11 @@ class Utterance:
     @property
     def kept(self) -> bool:
         return self.drop_reason is None
+
+    @property
+    def cast(self) -> bool:
+        """Whether a speaker was assigned: a clip, not only a sentence (text-level drops are not)."""
+        return bool(self.speaker_id)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

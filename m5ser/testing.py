@@ -186,10 +186,17 @@ def isolate_hf(monkeypatch: pytest.MonkeyPatch, root: str | Path) -> Path:
 
 
 def write_tiny_recipe(
-    folder: Path, root: Path, languages: dict | None = None, per_emotion: int = 2, **overrides: Any
+    folder: Path,
+    root: Path,
+    languages: dict | None = None,
+    per_emotion: int = 2,
+    step_params: dict[str, dict] | None = None,
+    **overrides: Any,
 ) -> Path:
     """A small variant of `root`/manifests/recipes/mini.yaml whose output and work folders live
-    in `folder`; repo paths are made absolute. Returns the recipe path (``folder/recipe.yaml``)."""
+    in `folder`; repo paths are made absolute. `per_emotion` sets the ``select`` step's quota,
+    `step_params` update the parameters of named steps, `overrides` replace top-level keys.
+    Returns the recipe path (``folder/recipe.yaml``)."""
     import yaml
 
     data = yaml.safe_load((root / "manifests/recipes/mini.yaml").read_text(encoding="utf-8"))
@@ -201,9 +208,40 @@ def write_tiny_recipe(
         source["path"] = str(root / source["path"])
     if languages is not None:
         data["languages"] = languages
-    data["build"]["per_emotion"] = per_emotion
+    params = {"select": {"per_emotion": per_emotion}, **(step_params or {})}
+    steps = []
+    for entry in data["steps"]:
+        name, value = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
+        steps.append({name: {**(value or {}), **params.get(name, {})}})
+    data["steps"] = steps
     data.update(overrides)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "recipe.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
+
+
+def make_text_drops(langs: Sequence[str], reasons: Mapping[str, int], emotion: str = "") -> dict[str, list[Utterance]]:
+    """Text-level drops per language: `reasons[r]` source sentences dropped for reason `r`
+    before any speaker was cast (empty `speaker_id`, no audio, zero duration)."""
+    out: dict[str, list[Utterance]] = {}
+    for lang in langs:
+        out[lang] = [
+            make_utterance(
+                source_id=f"txt-{reason}-{i}",
+                lang=lang,
+                text=f"sentence {i} dropped for {reason} in {lang}",
+                emotion=emotion,
+                speaker_id="",
+                gender="",
+                tts_backend="",
+                voice="",
+                prosody={},
+                duration_s=0.0,
+                drop_reason=reason,
+                split="",
+            )
+            for reason, count in reasons.items()
+            for i in range(count)
+        ]
+    return out

@@ -21,7 +21,7 @@ def root() -> Path:
 def tiny_recipe(tmp_path: Path):
     """Write a small variant of the mini recipe into tmp_path and return its path."""
 
-    def make(languages: dict | None = None, per_emotion: int = 2, **overrides) -> Path:
-        return write_tiny_recipe(tmp_path, ROOT, languages, per_emotion, **overrides)
+    def make(languages: dict | None = None, per_emotion: int = 2, step_params: dict | None = None, **overrides) -> Path:
+        return write_tiny_recipe(tmp_path, ROOT, languages, per_emotion, step_params, **overrides)
 
     return make

@@ -1,4 +1,4 @@
-"""Prefect-free helpers of the orchestration layer: work units, unit state, quality tables.
+"""Prefect-free helpers of the orchestration layer: work units and unit state.
 
 The `build-m5ser` flow (flows/build_m5ser.py) uses these; they only read the files the
 library writes, so they are tested without Prefect.
@@ -7,15 +7,10 @@ library writes, so they are tested without Prefect.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any
 
 from m5ser.config import Recipe
-from m5ser.manifest import read_manifest
 from m5ser.pipeline.units import PartResult, part_paths
-from m5ser.shards.parquet import read_published_manifest
 
 DEFAULT_PARTS = 4
 """Work units per language when neither the caller nor the recipe says otherwise."""
@@ -63,33 +58,3 @@ def artifact_key(lang: str, suffix: str = "quality") -> str:
     'm5ser-zh-hant-quality'
     """
     return re.sub(r"[^a-z0-9-]+", "-", f"m5ser-{lang}-{suffix}".lower())
-
-
-def quality_rows(out_dir: Path, lang: str) -> list[dict[str, Any]]:
-    """One row per emotion plus a total: kept clips, kept hours, dropped clips, and drops per reason."""
-    out_dir = Path(out_dir)
-    kept: Counter[str] = Counter()
-    seconds: Counter[str] = Counter()
-    drops: dict[str, Counter[str]] = {}
-    manifest = out_dir / "manifests" / f"{lang}.jsonl"
-    if manifest.is_file():
-        for utt in read_published_manifest(manifest):
-            kept[utt.emotion] += 1
-            seconds[utt.emotion] += utt.duration_s
-    for path in sorted((out_dir / "removed" / lang).glob("*.jsonl")):
-        for utt in read_manifest(path):
-            drops.setdefault(utt.drop_reason or path.stem, Counter())[utt.emotion] += 1
-    emotions = sorted(set(kept) | {e for counts in drops.values() for e in counts})
-    reasons = sorted(drops)
-
-    def row(name: str, pick: set[str]) -> dict[str, Any]:
-        by_reason = {f"dropped_{r}": sum(n for e, n in drops[r].items() if e in pick) for r in reasons}
-        return {
-            "emotion": name,
-            "kept": sum(kept[e] for e in pick),
-            "hours": round(sum(seconds[e] for e in pick) / 3600, 4),
-            "dropped": sum(by_reason.values()),
-            **by_reason,
-        }
-
-    return [row(e, {e}) for e in emotions] + [row("total", set(emotions))]

@@ -2,41 +2,59 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from m5ser import audio
-from m5ser.config import FilterConfig
 from m5ser.quality.metrics import signal_metrics
 from m5ser.schema import Utterance
-from m5ser.steps import Annotator, Filter
+from m5ser.steps import Annotator, Filter, NoParams
+
+
+@dataclass(frozen=True)
+class TextLength:
+    min_chars: int = 2  # drop text shorter than this (characters, stripped)
+    max_chars: int = 300  # drop text longer than this
 
 
 class TextLengthFilter(Filter):
     """Drops text outside [min_chars, max_chars] before any synthesis (reason ``text_length``)."""
 
     name = "text_length"
-
-    def __init__(self, cfg: FilterConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
+    Params = TextLength
 
     def reason(self, utt: Utterance) -> str | None:
         n = len(utt.text.strip())
-        return "text_length" if n < self.cfg.min_chars or n > self.cfg.max_chars else None
+        return "text_length" if n < self.params.min_chars or n > self.params.max_chars else None
 
 
 class SignalAnnotator(Annotator):
     """Adds duration, clipping, level, silence and SNR metrics from the clip's WAV."""
 
     name = "signal"
+    Params = NoParams
+    stage = "clip"
 
     def measure(self, utt: Utterance) -> dict[str, Any]:
         samples = audio.load(utt.audio_path, utt.sample_rate)
         return signal_metrics(samples, utt.sample_rate)
 
 
+@dataclass(frozen=True)
+class SignalThresholds:
+    """A clip is dropped when a comparison spelled out here fails."""
+
+    min_duration_s: float = 0.5  # drop if duration_s < this
+    max_duration_s: float = 20.0  # drop if duration_s > this
+    max_clipping_ratio: float = 0.001  # drop if the share of |x| >= 0.999 samples > this
+    min_rms_dbfs: float = -45.0  # drop if rms_dbfs < this
+    max_leading_silence_s: float = 1.0  # drop if leading_silence_s > this
+    max_trailing_silence_s: float = 1.5  # drop if trailing_silence_s > this
+    min_snr_db: float = 15.0  # drop if snr_db < this
+
+
 class SignalFilter(Filter):
-    """Drops clips whose signal metrics fail the recipe's thresholds.
+    """Drops clips whose signal metrics fail the thresholds.
 
     Comparisons (a clip is dropped when): duration_s < min_duration_s → ``too_short``;
     duration_s > max_duration_s → ``too_long``; clipping_ratio > max_clipping_ratio →
@@ -46,13 +64,11 @@ class SignalFilter(Filter):
     """
 
     name = "signal_filter"
-
-    def __init__(self, cfg: FilterConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
+    Params = SignalThresholds
+    stage = "clip"
 
     def reason(self, utt: Utterance) -> str | None:
-        m, c = utt.metrics, self.cfg
+        m, c = utt.metrics, self.params
         checks = [
             (m["duration_s"] < c.min_duration_s, "too_short"),
             (m["duration_s"] > c.max_duration_s, "too_long"),

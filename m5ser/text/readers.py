@@ -1,24 +1,26 @@
 """Readers for emotion-labelled text: XED, GoEmotions (Ekman 7) and user CSV/JSONL.
 
-Each reader yields `TextItem`s with labels already mapped onto the M5SER label set through
-the corpus map in `emotions.yaml`. Multi-label lines are kept only when exactly one
-mappable label remains (``multi_label: single``, the default) or take their first
-mappable label (``multi_label: first``). A malformed row raises `SourceError` naming the
-file, line and field; with ``strict: false`` it is skipped and counted instead.
+Each reader yields one `Utterance` per input row, its label already mapped onto the M5SER
+label set through the corpus map in `emotions.yaml`. Multi-label lines are kept only when
+exactly one mappable label remains (``multi_label: single``, the default) or take their
+first mappable label (``multi_label: first``). A row that cannot become a sentence is
+yielded dropped, with its reason (``no_single_label``, ``empty_text``, ``placeholder``,
+``malformed_<field>``), so it reaches ``removed/``. A malformed row raises `SourceError`
+naming the file, line and field; with ``strict: false`` it is dropped instead.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from m5ser.config import EmotionSpec, SourceConfig
 from m5ser.manifest import ManifestError, iter_jsonl
+from m5ser.schema import Utterance, sentence_id
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +33,6 @@ class SourceError(ValueError):
         self.path, self.line, self.field = path, line, field_name
 
 
-@dataclass(frozen=True, slots=True)
-class TextItem:
-    source_id: str
-    corpus: str
-    lang: str
-    text: str
-    emotion: str
-
-
-@dataclass
-class ReadStats:
-    """What a reader kept and why it skipped the rest."""
-
-    kept: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
-
-
 def _map_labels(raw: list[str], mapping: dict[str, str | None], policy: str) -> str | None:
     mapped = [mapping.get(label) for label in raw]
     labels = [m for m in mapped if m is not None]
@@ -58,42 +43,56 @@ def _map_labels(raw: list[str], mapping: dict[str, str | None], policy: str) -> 
 
 
 class _Reader:
-    """Shared bookkeeping: label mapping, strictness, stats."""
+    """Shared bookkeeping: label mapping, strictness, the Utterance of a row."""
 
-    corpus = ""
+    map_name = ""
 
-    def __init__(self, source: SourceConfig, spec: EmotionSpec) -> None:
+    def __init__(self, source: SourceConfig, spec: EmotionSpec, out_lang: str) -> None:
         self.source = source
+        self.out_lang = out_lang
         self.mapping = spec.label_map(self.map_name, source.label_overrides)
         self.strict = bool(source.options.get("strict", True))
         self.policy = str(source.options.get("multi_label", "single"))
         if self.policy not in ("single", "first"):
             raise ValueError(f"sources.{source.name}.options.multi_label must be single or first")
-        self.stats = ReadStats()
 
-    map_name = ""
+    def sentence(self, source_id: str, lang: str, text: str, emotion: str = "") -> Utterance:
+        """A sentence of the source (not yet translated or cast) for the output language."""
+        return Utterance(
+            id=sentence_id(source_id, self.out_lang),
+            source_id=source_id,
+            source_corpus=self.source.name,
+            source_lang=lang,
+            source_text=text,
+            lang=self.out_lang,
+            text=text,
+            emotion=emotion,
+        )
 
-    def bad(self, path: Path, line: int, field_name: str, message: str) -> None:
+    def bad(self, path: Path, line: int, field_name: str, message: str, lang: str, raw: str) -> Utterance:
+        """A malformed row: an error naming file, line and field, or (``strict: false``) a drop."""
         if self.strict:
             raise SourceError(path, line, field_name, message)
-        self.stats.skipped[f"malformed:{field_name}"] += 1
+        utt = self.sentence(f"{self.source.reader}-{path.stem}-{line}", lang, raw)
+        utt.drop_reason = f"malformed_{field_name}"
+        utt.metrics["error"] = f"{path}:{line}: field '{field_name}': {message}"
+        return utt
 
-    def item(self, source_id: str, lang: str, text: str, raw_labels: list[str]) -> TextItem | None:
+    def item(self, source_id: str, lang: str, text: str, raw_labels: list[str]) -> Utterance:
         text = " ".join(text.split())
-        if not text:
-            self.stats.skipped["empty_text"] += 1
-            return None
         unknown = [label for label in raw_labels if label not in self.mapping]
         if unknown:
             raise KeyError(f"label(s) {unknown} not in the '{self.map_name}' map")
         emotion = _map_labels(raw_labels, self.mapping, self.policy)
-        if emotion is None:
-            self.stats.skipped["no_single_label"] += 1
-            return None
-        self.stats.kept[emotion] += 1
-        return TextItem(source_id, self.source.name, lang, text, emotion)
+        utt = self.sentence(source_id, lang, text, emotion or "")
+        if not text:
+            utt.drop_reason = "empty_text"
+        elif emotion is None:
+            utt.drop_reason = "no_single_label"
+            utt.metrics["source_labels"] = raw_labels
+        return utt
 
-    def read(self, lang: str) -> Iterator[TextItem]:
+    def read(self, lang: str) -> Iterator[Utterance]:
         raise NotImplementedError(f"{type(self).__name__}.read")
 
 
@@ -128,7 +127,7 @@ class XedReader(_Reader):
             "use a translator backend for this language"
         )
 
-    def read(self, lang: str) -> Iterator[TextItem]:
+    def read(self, lang: str) -> Iterator[Utterance]:
         for path, kind in self.files(lang):
             with path.open(encoding="utf-8") as f:
                 for lineno, line in enumerate(f, 1):
@@ -137,20 +136,21 @@ class XedReader(_Reader):
                         continue
                     cols = line.split("\t")
                     if len(cols) != 2:
-                        self.bad(path, lineno, "columns", f"expected 2 tab-separated columns, got {len(cols)}")
+                        yield self.bad(
+                            path, lineno, "columns", f"expected 2 tab-separated columns, got {len(cols)}", lang, line
+                        )
                         continue
                     text, labels = (cols[1], [cols[0].strip()]) if kind == "neutral" else (cols[0], cols[1])
                     raw = labels if isinstance(labels, list) else _split_labels(labels)
                     if not raw or not all(r.isdigit() for r in raw):
-                        self.bad(path, lineno, "labels", f"expected comma-separated label ids, got {labels!r}")
+                        yield self.bad(
+                            path, lineno, "labels", f"expected comma-separated label ids, got {labels!r}", lang, line
+                        )
                         continue
                     try:
-                        item = self.item(f"xed-{path.stem}-{lineno}", lang, text, raw)
+                        yield self.item(f"xed-{path.stem}-{lineno}", lang, text, raw)
                     except KeyError as e:
-                        self.bad(path, lineno, "labels", str(e))
-                        continue
-                    if item is not None:
-                        yield item
+                        yield self.bad(path, lineno, "labels", str(e), lang, line)
 
 
 _PLACEHOLDER = re.compile(r"\[[A-Z]+\]")  # GoEmotions masks names etc. as [NAME], [RELIGION]
@@ -165,7 +165,7 @@ class GoEmotionsReader(_Reader):
 
     map_name = "goemotions_ekman"
 
-    def read(self, lang: str) -> Iterator[TextItem]:
+    def read(self, lang: str) -> Iterator[Utterance]:
         if lang != "en":
             raise FileNotFoundError(f"GoEmotions is English only; no lines for '{lang}'")
         root = self.source.path
@@ -177,20 +177,30 @@ class GoEmotionsReader(_Reader):
                     cols = line.rstrip("\n").split("\t")
                     if lineno == 1 and cols[:2] == ["text", "label"]:
                         continue
+                    raw_line = "\t".join(cols)
                     if len(cols) != 3:
-                        self.bad(path, lineno, "columns", f"expected text, label, id; got {len(cols)} columns")
+                        yield self.bad(
+                            path,
+                            lineno,
+                            "columns",
+                            f"expected text, label, id; got {len(cols)} columns",
+                            lang,
+                            raw_line,
+                        )
                         continue
                     text, labels, row_id = cols
                     if _PLACEHOLDER.search(text):
-                        self.stats.skipped["placeholder"] += 1
+                        utt = self.sentence(f"goemotions-{row_id}", lang, " ".join(text.split()))
+                        utt.drop_reason = "placeholder"
+                        yield utt
                         continue
                     idx = _split_labels(labels)
                     if not idx or not all(i.isdigit() and int(i) < len(names) for i in idx):
-                        self.bad(path, lineno, "label", f"expected indices into labels.txt, got {labels!r}")
+                        yield self.bad(
+                            path, lineno, "label", f"expected indices into labels.txt, got {labels!r}", lang, raw_line
+                        )
                         continue
-                    item = self.item(f"goemotions-{row_id}", lang, text, [names[int(i)] for i in idx])
-                    if item is not None:
-                        yield item
+                    yield self.item(f"goemotions-{row_id}", lang, text, [names[int(i)] for i in idx])
 
 
 class UserReader(_Reader):
@@ -219,31 +229,23 @@ class UserReader(_Reader):
         else:
             raise SourceError(path, 0, "path", "expected a .csv or .jsonl file")
 
-    def read(self, lang: str) -> Iterator[TextItem]:
+    def read(self, lang: str) -> Iterator[Utterance]:
         root = self.source.path
         files = sorted(p for p in root.iterdir() if p.suffix in (".csv", ".jsonl")) if root.is_dir() else [root]
         default_lang = str(self.source.options.get("lang", "en"))
         for path in files:
             for lineno, row in self.rows(path):
+                raw_line = json.dumps(row, ensure_ascii=False, sort_keys=True)
                 for field_name in ("text", "emotion"):
                     if not isinstance(row.get(field_name), str) or not row[field_name].strip():
-                        self.bad(path, lineno, field_name, "missing or empty")
+                        yield self.bad(path, lineno, field_name, "missing or empty", lang, raw_line)
                         break
                 else:
                     if (row.get("lang") or default_lang) != lang:
                         continue
                     emotion = row["emotion"].strip().lower()
                     if emotion not in self.mapping:
-                        self.bad(path, lineno, "emotion", f"unknown label {row['emotion']!r}")
+                        yield self.bad(path, lineno, "emotion", f"unknown label {row['emotion']!r}", lang, raw_line)
                         continue
                     row_id = row.get("id") or f"{path.stem}-{lineno}"
-                    item = self.item(f"user-{row_id}", lang, row["text"], [emotion])
-                    if item is not None:
-                        yield item
-
-
-READERS: dict[str, type[_Reader]] = {"xed": XedReader, "goemotions": GoEmotionsReader, "user": UserReader}
-
-
-def open_source(source: SourceConfig, spec: EmotionSpec) -> _Reader:
-    return READERS[source.reader](source, spec)
+                    yield self.item(f"user-{row_id}", lang, row["text"], [emotion])

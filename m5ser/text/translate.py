@@ -1,14 +1,26 @@
-"""Translators: identity, Apertium chains (offline, Debian) and HF seq2seq models (hub)."""
+"""The translate step and its backends: identity, parallel, Apertium chains (offline,
+Debian) and HF seq2seq models (hub).
+
+`Translate` sends the language's sentences to the translator named by
+``languages.<lang>.translate`` (its keyword arguments: ``translate_options``) in batches,
+and records the route in ``translation_backend``. ``identity`` (the source text itself) and
+``parallel`` (the corpus's own line in the language, a human translation, read by the
+reader) are backends like the others: they pass the text through unchanged.
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from m5ser import registry
 from m5ser.registry import require
+from m5ser.schema import Utterance
+from m5ser.steps import BatchStep
 
 # Apertium modes installed by the project's apt step (apertium-eng-spa, -fr-es, -spa-ita).
 DEFAULT_APERTIUM_MODES: dict[str, str] = {
@@ -25,11 +37,56 @@ class IdentityTranslator:
     """The source language itself: text passes through unchanged."""
 
     name = "identity"
+    same_language = True  # reads the sources in the language itself (no translate_from)
+
+    def route(self, src: str, tgt: str) -> list[str]:
+        if src != tgt:
+            raise ValueError(f"{self.name} cannot go from '{src}' to '{tgt}' (remove translate_from)")
+        return []
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
-        if src != tgt:
-            raise ValueError(f"identity translation cannot go from '{src}' to '{tgt}'")
+        self.route(src, tgt)
         return list(texts)
+
+
+class ParallelTranslator(IdentityTranslator):
+    """The corpus's own line in the target language (a human translation the reader read)."""
+
+    name = "parallel"
+
+
+@dataclass(frozen=True)
+class TranslateParams:
+    batch_size: int = 64  # sentences per translator call
+
+
+class Translate(BatchStep):
+    """Translates every kept sentence into the language, batched per source language."""
+
+    name = "translate"
+    Params = TranslateParams
+    stage = "plan"
+
+    def process_all(self, items: list[Utterance]) -> list[Utterance]:
+        if not items:
+            return []
+        ctx = self.context
+        cfg = ctx.recipe.languages[ctx.lang]
+        translator = registry.create("translator", cfg.translate, **cfg.translate_options)
+        by_source: dict[str, list[Utterance]] = defaultdict(list)
+        for utt in items:
+            by_source[utt.source_lang].append(utt)
+        size = max(1, self.params.batch_size)
+        for src, group in by_source.items():
+            for i in range(0, len(group), size):
+                batch = group[i : i + size]
+                texts = translator.translate([u.source_text for u in batch], src, ctx.lang)
+                if len(texts) != len(batch):
+                    raise RuntimeError(f"translator '{cfg.translate}' returned {len(texts)} texts for {len(batch)}")
+                for utt, text in zip(batch, texts, strict=True):
+                    utt.text, utt.translation_backend = text, cfg.translate
+                self.counts["translator_calls"] += 1
+        return items
 
 
 def find_route(modes: dict[str, str], src: str, tgt: str) -> list[str] | None:

@@ -4,53 +4,49 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
-from m5ser import audio
-from m5ser import registry as base
+from m5ser import audio, registry
 from m5ser.registry import Synthesizer
-from m5ser.schema import SAMPLE_RATE, Prosody, Utterance, Voice
-from m5ser.steps import MapStep
+from m5ser.schema import SAMPLE_RATE, Prosody, Utterance
+from m5ser.steps import MapStep, StepContext
 
 log = logging.getLogger(__name__)
 
 
-class Synthesize(MapStep):
-    """Renders each kept Utterance, resamples to 16 kHz, adds the emotion's voice-quality cues
-    (`voice_quality` rules of emotions.yaml, when given) and trims engine silence at both ends
-    (keeping 100 ms). An existing WAV (written atomically) is reused on resume.
+@dataclass(frozen=True)
+class SynthesizeParams:
+    voice_quality: bool = True  # render the emotion's voice_quality cues of emotions.yaml after synthesis
+    retries: int = 2  # attempts after the first before a clip is dropped as ``tts_error``
 
-    A clip whose synthesis keeps failing after `retries` attempts is dropped with reason
+
+class Synthesize(MapStep):
+    """Renders each kept Utterance with its speaker's engine into ``work/<lang>/audio/<id>.wav``:
+    resampled to 16 kHz, the emotion's voice-quality cues added (``voice_quality: true``), engine
+    silence trimmed at both ends (`m5ser.audio.trim_silence`). An existing WAV (written
+    atomically) is reused on resume.
+
+    A clip whose synthesis keeps failing after ``retries`` more attempts is dropped with reason
     ``tts_error``; the rest of the run continues.
     """
 
     name = "synthesize"
+    Params = SynthesizeParams
+    stage = "clip"
 
-    def __init__(
-        self,
-        audio_dir: Path,
-        voices: dict[str, Voice],
-        engine_options: dict[str, dict] | None = None,
-        retries: int = 2,
-        factory: Callable[[str], Synthesizer] | None = None,
-        voice_quality: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        self.audio_dir = Path(audio_dir)
-        self.voices = voices
-        self.engine_options = engine_options or {}
-        self.retries = retries
-        self.factory = factory or (lambda name: base.create("synthesizer", name, **self.engine_options.get(name, {})))
-        self.voice_quality = voice_quality or {}
+    def __init__(self, params: SynthesizeParams | None = None, ctx: StepContext | None = None) -> None:
+        super().__init__(params, ctx)
+        ctx = self.context
+        self.audio_dir = ctx.recipe.work_dir / ctx.lang / "audio"
+        self.voices = {v.id: v for v in ctx.voices}
+        self.voice_quality = ctx.spec.voice_quality if self.params.voice_quality else {}
         self._engines: dict[str, Synthesizer] = {}
-        self.calls = 0  # engine calls made (resumed clips make none)
 
     def engine(self, name: str) -> Synthesizer:
         if name not in self._engines:
-            self._engines[name] = self.factory(name)
+            self._engines[name] = registry.create("synthesizer", name)
         return self._engines[name]
 
     def finish(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
@@ -67,17 +63,16 @@ class Synthesize(MapStep):
         if not path.exists():
             voice = self.voices[utt.speaker_id]
             prosody = Prosody(**utt.prosody)
-            for attempt in range(self.retries + 1):
+            for attempt in range(self.params.retries + 1):
                 try:
-                    self.calls += 1
+                    self.counts["synthesis_calls"] += 1  # resumed clips make none
                     samples, sr = self.engine(voice.engine).synthesize(utt.text, voice, prosody)
                     break
                 except (RuntimeError, ValueError, OSError) as e:
                     log.warning("synthesis of %s failed (attempt %d): %s", utt.id, attempt + 1, e)
-                    if attempt == self.retries:
-                        utt.drop_reason = "tts_error"
+                    if attempt == self.params.retries:
                         utt.metrics["tts_error"] = str(e)
-                        return [utt]
+                        return [self.drop(utt, "tts_error")]
                     time.sleep(0.1 * 2**attempt)
             audio.write_wav(path, self.finish(utt, audio.resample(samples, sr, SAMPLE_RATE)))
         info = audio.sf.info(str(path))

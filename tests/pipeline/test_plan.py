@@ -1,46 +1,97 @@
+"""Plan once per language: planned.jsonl, its marker, and the work units that read it."""
+
 from __future__ import annotations
 
-from collections import Counter
+import json
 
 import pytest
 
-from m5ser.config import RecipeError
-from m5ser.pipeline.plan import select, speakers_per_item, split_of
-from m5ser.schema import Voice
-from m5ser.text.readers import TextItem
+from m5ser import registry
+from m5ser.config import load_recipe
+from m5ser.manifest import read_manifest
+from m5ser.pipeline.build import build_language
+from m5ser.pipeline.plan import load_plan, plan_language, plan_paths
+from m5ser.pipeline.units import part_paths
+
+DE = {"de": {"sources": ["xed"], "translate": "parallel"}}
 
 
-def items(n_per: int, emotions=("happy", "sad")) -> list[TextItem]:
-    return [TextItem(f"s{e}{i}", "c", "en", f"{e} {i}", e) for e in emotions for i in range(n_per)]
+class CountingTranslator:
+    """The corpus's own line, passed through; every call is appended to a log file."""
+
+    name = "counting"
+    same_language = True
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+
+    def translate(self, texts, src, tgt):
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.writelines(t + "\n" for t in texts)
+        return list(texts)
 
 
-def voices(n: int) -> list[Voice]:
-    return [Voice(f"v{i}", "en", "espeak", "en", "male" if i % 2 else "female", "GPL") for i in range(n)]
+@pytest.fixture
+def counting(tmp_path):
+    registry.register("translator", "counting", f"{__name__}:CountingTranslator")
+    return tmp_path / "translated.txt"
 
 
-def test_select_caps_per_emotion_and_ignores_input_order():
-    pool = items(10)
-    chosen = select(pool, ["happy", "sad"], 3, seed=1)
-    assert Counter(i.emotion for i in chosen) == {"happy": 3, "sad": 3}
-    assert select(list(reversed(pool)), ["happy", "sad"], 3, seed=1) == chosen
-    assert select(pool, ["happy", "sad"], 3, seed=2) != chosen
+def test_each_planned_sentence_is_translated_once_in_a_four_part_build(tiny_recipe, root, counting):
+    langs = {"de": {"sources": ["xed"], "translate": "counting", "translate_options": {"log": str(counting)}}}
+    recipe = load_recipe(tiny_recipe(langs, per_emotion=2), root=root)
+    result = build_language(recipe, "de", parts=4, progress=False)
+    translated = counting.read_text(encoding="utf-8").splitlines()
+    planned = [u for u in read_manifest(plan_paths(recipe, "de")[0]) if u.kept]
+    assert len(planned) == result.planned == 14
+    assert sorted(translated) == sorted(u.source_text for u in planned)  # once each, in one plan
+    build_language(recipe, "de", parts=4, progress=False)  # resumed: the plan is reused
+    assert len(counting.read_text(encoding="utf-8").splitlines()) == len(translated)
 
 
-def test_split_is_by_sentence_and_proportional():
-    splits = Counter(split_of(f"s{i}", 0, 0.1, 0.2) for i in range(5000))
-    assert splits["test"] / 5000 == pytest.approx(0.2, abs=0.03)
-    assert splits["dev"] / 5000 == pytest.approx(0.1, abs=0.03)
-    assert split_of("x", 0, 0.1, 0.2) == split_of("x", 0, 0.1, 0.2)
+def test_the_plan_keeps_every_clip_and_every_text_level_drop(tiny_recipe, root):
+    recipe = load_recipe(tiny_recipe(DE, per_emotion=2), root=root)
+    plan = plan_language(recipe, "de")
+    items = list(read_manifest(plan.path))
+    assert [u.id for u in items] == sorted(u.id for u in items)
+    clips = [u for u in items if u.kept]
+    assert plan.clips == len(clips) == 14
+    assert all(u.speaker_id and u.prosody and u.split in ("train", "dev", "test") for u in clips)
+    drops = [u for u in items if not u.kept]
+    assert drops and {u.drop_reason for u in drops} <= {"no_single_label", "duplicate_text", "empty_text"}
+    assert not any(u.speaker_id for u in drops)  # never cast
+    assert plan.dropped == {r: sum(u.drop_reason == r for u in drops) for r in plan.dropped}
+    assert plan.counts["select"]["unselected"] > 0
+    marker = json.loads(plan_paths(recipe, "de")[1].read_text(encoding="utf-8"))
+    assert marker["fingerprint"] == recipe.fingerprint()
 
 
-@pytest.mark.parametrize("k", [1, 2, 3])
-def test_speakers_are_distinct_per_sentence_and_balanced_per_emotion(k):
-    chosen = speakers_per_item(items(12), voices(4), k=k, seed=0)
-    assert all(len({v.id for v in c}) == k for c in chosen)
-    per_emotion = Counter((item.emotion, v.id) for item, c in zip(items(12), chosen, strict=True) for v in c)
-    assert set(per_emotion.values()) == {3 * k}
+def test_a_plan_of_another_recipe_is_not_reused(tiny_recipe, root):
+    recipe = load_recipe(tiny_recipe(DE, per_emotion=1), root=root)
+    plan_language(recipe, "de")
+    other = load_recipe(tiny_recipe(DE, per_emotion=2), root=root)
+    assert load_plan(other, "de") is None
+    assert plan_language(other, "de").clips == 14
 
 
-def test_more_speakers_than_the_bank_is_an_error():
-    with pytest.raises(RecipeError, match="only 2"):
-        speakers_per_item(items(1), voices(2), k=3, seed=0)
+def test_text_level_drops_reach_removed(tiny_recipe, root):
+    recipe = load_recipe(tiny_recipe(DE, per_emotion=1), root=root)
+    result = build_language(recipe, "de", progress=False)
+    assert result.text_dropped
+    for reason, n in result.text_dropped.items():
+        lines = (recipe.output / "removed" / "de" / f"{reason}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == n
+
+
+def test_deleting_one_units_outputs_redoes_only_that_unit(tiny_recipe, root):
+    recipe = load_recipe(tiny_recipe(DE, per_emotion=2), root=root)
+    first = build_language(recipe, "de", parts=4, progress=False)
+    manifest, marker = part_paths(recipe, "de", 2, 4)
+    lost = [u for u in read_manifest(manifest)]
+    for utt in lost:
+        recipe.work_dir.joinpath("de", "audio", f"{utt.id}.wav").unlink()
+    manifest.unlink()
+    marker.unlink()
+    again = build_language(recipe, "de", parts=4, progress=False)
+    assert again.synthesis_calls == len(lost) > 0  # only unit 2's clips are synthesized again
+    assert (again.kept, again.dropped) == (first.kept, first.dropped)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from m5ser.cli import validate_recipe
+from m5ser.pipeline.validate import validate_recipe
 from m5ser.config import load_recipe
 from m5ser.hub.publish import publish
-from m5ser.pipeline.units import build_language, clear_language
+from m5ser.pipeline.build import build_language, clear_language
 
 LANGS = {
     "en": {"sources": ["xed"], "translate": "identity"},
@@ -85,8 +85,10 @@ def test_parts_partition_the_language(tiny_recipe, root):
 
 
 def test_dropped_clips_are_written_with_reasons(tiny_recipe, root):
-    path = tiny_recipe(languages={"de": {"sources": ["xed"], "translate": "parallel"}}, per_emotion=1,
-                       filters={"min_duration_s": 30.0, "max_duration_s": 60.0})  # fmt: skip
+    filters = {"signal_filter": {"min_duration_s": 30.0, "max_duration_s": 60.0}}
+    path = tiny_recipe(
+        languages={"de": {"sources": ["xed"], "translate": "parallel"}}, per_emotion=1, step_params=filters
+    )
     recipe = load_recipe(path, root=root)
     result = build_language(recipe, "de", progress=False)
     assert result.kept == 0 and result.dropped == {"too_short": 7}

@@ -1,0 +1,42 @@
+"""Check a recipe before any audio is made: every step and its parameters, label maps,
+speaker bank, engines and voices, translation routes, source paths."""
+
+from __future__ import annotations
+
+from m5ser import registry
+from m5ser.config import Recipe, RecipeError
+from m5ser.pipeline.assemble import context, language_pipeline, plan_end
+
+
+def validate_recipe(recipe: Recipe) -> list[str]:
+    """Raise RecipeError (naming file and key) on the first problem; return one finding per language."""
+    plan_end(recipe)
+    findings = []
+    for lang, cfg in recipe.languages.items():
+        pipeline = language_pipeline(recipe, lang)  # builds every step: parameters checked
+        voices = context(recipe, lang).voices
+        for voice in voices:
+            engine = registry.resolve("synthesizer", voice.engine)
+            known = getattr(engine, "known_voices", None)
+            if known is not None and voice.voice.split("+")[0].lower() not in known():
+                raise RecipeError(
+                    f"{recipe.voices_dir / (lang + '.yaml')}: {voice.id}: {voice.engine} has no voice '{voice.voice}'"
+                )
+        try:
+            translator = registry.resolve("translator", cfg.translate)
+        except KeyError as e:
+            raise RecipeError(f"{recipe.path}: languages.{lang}.translate: {e.args[0]}") from None
+        if cfg.text_lang == lang and not getattr(translator, "same_language", False):
+            raise RecipeError(f"{recipe.path}: languages.{lang}.translate '{cfg.translate}' needs translate_from")
+        if hasattr(translator, "route"):
+            try:
+                translator(**cfg.translate_options).route(cfg.text_lang, lang)
+            except ValueError as e:
+                raise RecipeError(f"{recipe.path}: languages.{lang}: {e}") from None
+        for name in cfg.sources:
+            if not recipe.sources[name].path.exists():
+                raise RecipeError(f"{recipe.path}: sources.{name}.path {recipe.sources[name].path} does not exist")
+        steps = " → ".join(s.name for s in pipeline.plan + pipeline.clips)
+        sources = ", ".join(cfg.sources)
+        findings.append(f"{lang}: {len(voices)} speakers, text from {sources} via {cfg.translate}; {steps}")
+    return findings
