@@ -42,7 +42,7 @@ def run_direct(recipe: Path, limit: int | None, parts: int) -> int:
     """The library without Prefect: every language in turn, then card and report; returns clips kept."""
     from m5ser.config import load_recipe
     from m5ser.hub.publish import publish
-    from m5ser.pipeline.units import build_language
+    from m5ser.pipeline.build import build_language
 
     cfg = load_recipe(recipe, root=ROOT)
     results = [build_language(cfg, lang, limit=limit, parts=parts, progress=False) for lang in cfg.languages]

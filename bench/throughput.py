@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 from m5ser.config import load_recipe, voices_for
-from m5ser.pipeline.plan import plan_language
-from m5ser.pipeline.units import build_language
+from m5ser.pipeline.build import build_language
+from m5ser.pipeline.plan import plan_language, planned_clips
 from m5ser.schema import Prosody, Voice
-from m5ser.tts.engines.espeak import EspeakSynthesizer, _Engine
+from m5ser.tts.engines.espeak import EspeakSynthesizer
+from m5ser.tts.engines.libespeak import LibEspeak
 
 
 def main() -> None:
@@ -32,14 +33,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         recipe = load_recipe(args.recipe)
         recipe = dataclasses.replace(recipe, output=Path(tmp) / "m5ser", work_dir=Path(tmp) / "work")
-        planned, _ = plan_language(recipe, args.lang)
-        planned = planned[: args.n]
+        planned = planned_clips(plan_language(recipe, args.lang), args.n)
         voices = {v.id: v for v in voices_for(recipe, args.lang)}
 
-        engine = _Engine.get()
+        engine = LibEspeak.get()
         start = time.perf_counter()
         for utt in planned:
-            engine._synth_here(utt.text, voices[utt.speaker_id].voice)  # the bare library call, in-process
+            engine.synthesize_here(utt.text, voices[utt.speaker_id].voice)  # the bare library call, in-process
         bare = len(planned) / (time.perf_counter() - start)
 
         synth = EspeakSynthesizer()

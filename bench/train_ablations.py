@@ -51,7 +51,8 @@ def run(config: str, out: Path, name: str, overrides: list[str]) -> dict:
             row[f"{corpus}:{system}"] = r["ua"]
         row[f"{corpus}:chance"] = systems["model"]["chance"]
     for corpus in cfg.eval.corpora:  # the other test-time normalization, for the record
-        r = evaluate_corpus(final, corpus, final / "eval" / f"{Path(corpus).name}-speaker.json", norm="speaker")
+        out = final / "eval" / f"{Path(corpus).name}-speaker.json"
+        r = evaluate_corpus(final, corpus, out, norm="speaker", emotions_file=cfg.data.emotions_file)
         row[f"{Path(corpus).name}:model(speaker-norm)"] = r["ua"]
     print(json.dumps(row), flush=True)
     return row

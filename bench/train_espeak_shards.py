@@ -22,8 +22,8 @@ import pyarrow.parquet as pq
 import soundfile as sf
 import yaml
 
-from m5ser.train.audio import condition
-from m5ser.train.testing import SHARD_SCHEMA, wav_bytes
+from m5ser.audio import condition, wav_bytes
+from m5ser.train.testing import SHARD_SCHEMA
 
 TEXTS = {
     "en": "data/sample/xed/AnnotatedData/en-annotated.tsv",

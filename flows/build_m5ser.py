@@ -1,24 +1,27 @@
-"""Prefect flow `build-m5ser`: fan out (language, part) work units, merge each language, publish.
+"""Prefect flow `build-m5ser`: plan each language once, fan out (language, part) work units,
+merge each language, publish.
 
-Tasks wrap the `m5ser` library (which runs without Prefect too) and return manifest paths
-and counts, never audio. Resume has two layers: Prefect's cache (`INPUTS + TASK_SOURCE`,
-results persisted under `<work_dir>/prefect-results`) and the library's per-unit completion
-markers, which stay the source of truth: a cached unit whose files are gone is redone.
+Tasks wrap the `m5ser` library (which runs without Prefect too) and return paths and
+counts, never audio. One `plan-language` task per language runs the recipe's plan steps
+(ingest, choose, translate, cast) and keeps `work/<lang>/planned.jsonl`; the work units read
+their slice of it. Resume has two layers: Prefect's cache (`INPUTS + TASK_SOURCE`, results
+persisted under `<work_dir>/prefect-results`) and the library's completion markers (plan and
+units), which stay the source of truth: a cached unit whose files are gone is redone.
 
 Task runners: a process pool on this machine by default (Prefect's `ProcessPoolTaskRunner`,
 one process per core); `dask="tcp://host:8786"` runs the units on that Dask scheduler and
 `dask="local"` on a `LocalCluster` of worker processes (`prefect-dask`). The workers must
 see the same file system (recipe, text sources, work and output folders).
 
-Run it: `python -m flows.build_m5ser manifests/recipes/mini.yaml --lang de --dask local`,
-or through the served deployment: `prefect deployment run build-m5ser/default -p recipe=...`.
+Run it with `m5ser build RECIPE ...` (the one front door; `python -m flows.build_m5ser
+RECIPE ...` is the same command), or through the served deployment:
+`prefect deployment run build-m5ser/default -p recipe=...`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,16 +39,20 @@ from prefect.tasks import exponential_backoff
 
 from m5ser.config import Recipe, load_recipe
 from m5ser.hub.publish import publish
+from m5ser.hub.stats import quality_rows, read_stats
+from m5ser.pipeline.build import clear_language
+from m5ser.pipeline.merge import LanguageResult, finalize_language
 from m5ser.pipeline.orchestrate import (
     DEFAULT_PARTS,
     artifact_key,
     group_by_language,
-    quality_rows,
     select_languages,
     unit_is_done,
     work_units,
 )
-from m5ser.pipeline.units import LanguageResult, PartResult, clear_language, finalize_language, run_part
+from m5ser.pipeline.plan import plan_language
+from m5ser.pipeline.units import PartResult, run_part
+from m5ser.pipeline.validate import validate_recipe
 
 DEFAULT_RECIPE = "manifests/recipes/mini.yaml"
 RESULTS_DIR = "prefect-results"
@@ -57,7 +64,19 @@ def load_checked(recipe: str, root: str, fingerprint: str, wav: bool = False) ->
     cfg = load_recipe(recipe, root=root)
     if cfg.fingerprint() != fingerprint:
         raise RuntimeError(f"{recipe} changed during the build (fingerprint {cfg.fingerprint()} != {fingerprint})")
-    return replace(cfg, wav_sidecars=True) if wav else cfg
+    return replace(cfg, shards=replace(cfg.shards, wav=True)) if wav else cfg
+
+
+@task(
+    name="plan-language",
+    task_run_name="plan-{lang}",
+    cache_policy=NO_CACHE,  # the plan's completion marker is the cache (keyed by the recipe fingerprint)
+    retries=1,
+    retry_delay_seconds=5,
+)
+def plan_language_task(recipe: str, root: str, fingerprint: str, lang: str) -> int:
+    """Read, choose, translate and cast a language's sentences once; returns its planned clips."""
+    return plan_language(load_checked(recipe, root, fingerprint), lang).clips
 
 
 @task(
@@ -140,9 +159,13 @@ def build_units(
     wav: bool,
     force: bool,
 ) -> list[LanguageResult]:
-    """Fan out every (language, part) unit on the task runner, then merge each language."""
+    """Plan every language, fan out every (language, part) unit on the task runner, then merge each language."""
     cfg = load_checked(recipe, root, fingerprint)
     storage = cfg.work_dir / RESULTS_DIR
+    plans = plan_language_task.map(unmapped(recipe), unmapped(root), unmapped(fingerprint), languages)
+    wait(plans)
+    for lang, planned in zip(languages, plans, strict=True):
+        print(f"{lang}: {planned.result()} clips planned")
     units = work_units(languages, parts)
     part_task = build_part.with_options(result_storage=storage, refresh_cache=force)
     common = (unmapped(recipe), unmapped(root), unmapped(fingerprint))
@@ -161,10 +184,14 @@ def build_units(
 
 
 def publish_artifacts(out_dir: Path, results: list[LanguageResult]) -> None:
-    """A table artifact per language (`m5ser-<lang>-quality`) and the report as markdown."""
+    """A table artifact per language (`m5ser-<lang>-quality`) and the report as markdown.
+
+    Both are views of the statistics the publish step wrote (``reports/stats.json``).
+    """
+    stats = read_stats(out_dir / "reports" / "stats.json")
     for r in results:
         create_table_artifact(
-            table=quality_rows(out_dir, r.lang),
+            table=quality_rows(stats, r.lang),
             key=artifact_key(r.lang),
             description=f"M5SER {r.lang}: kept {r.kept} of {r.planned} clips, {r.hours:.3f} h, shards in {out_dir}",
         )
@@ -192,8 +219,6 @@ def build_m5ser(
     scheduler address; `force` redoes finished units; `root` resolves relative recipe paths
     (default: the current directory).
     """
-    from m5ser.cli import validate_recipe  # lazy: the CLI imports this module
-
     root = str(Path(root or Path.cwd()).resolve())
     path = Path(recipe) if Path(recipe).is_absolute() else Path(root) / recipe
     cfg = load_recipe(path, root=root)
@@ -222,37 +247,7 @@ def summary(results: list[LanguageResult]) -> dict[str, Any]:
     }
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options of `python -m flows.build_m5ser`."""
-    p = argparse.ArgumentParser(prog="python -m flows.build_m5ser", description=build_m5ser.description)
-    p.add_argument("recipe", nargs="?", default=DEFAULT_RECIPE)
-    p.add_argument("--lang", action="append", dest="languages", help="only this language (repeatable)")
-    p.add_argument("--limit", type=int, help="at most this many clips per language")
-    p.add_argument("--parts", type=int, default=DEFAULT_PARTS, help="work units per language")
-    p.add_argument("--workers", type=int, help="processes (default: one per core)")
-    p.add_argument("--dask", help="'local' for a LocalCluster, or a scheduler address tcp://host:8786")
-    p.add_argument("--wav", action="store_true", help="also write WAV sidecars")
-    p.add_argument("--force", action="store_true", help="redo finished work units")
-    p.add_argument("--summary", type=Path, help="write a JSON summary of the build here")
-    return p.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the flow in-process (ephemeral Prefect API unless PREFECT_API_URL is set)."""
-    args = parse_args(argv)
-    results = build_m5ser(
-        recipe=args.recipe,
-        languages=args.languages,
-        limit=args.limit,
-        parts=args.parts,
-        workers=args.workers,
-        dask=args.dask,
-        wav=args.wav,
-        force=args.force,
-    )
-    if args.summary:
-        args.summary.write_text(json.dumps(summary(results), indent=2) + "\n", encoding="utf-8")
-
-
 if __name__ == "__main__":
-    main()
+    from m5ser.cli import main  # the one front door: `python -m flows.build_m5ser ...` is `m5ser build ...`
+
+    main(["build", *sys.argv[1:]])

@@ -21,12 +21,12 @@ def train_stage1_task(config: str, overrides: list[str]) -> str:
 
 
 @task(name="evaluate-corpus", retries=1, retry_delay_seconds=5)
-def evaluate_task(checkpoint: str, corpus: str, norm: str) -> dict:
+def evaluate_task(checkpoint: str, corpus: str, norm: str, emotions_file: str) -> dict:
     """Score one checkpoint on one labelled corpus folder (the `m5ser eval` contract)."""
     from m5ser.train.evaluate import evaluate_corpus
 
-    name = Path(corpus).name
-    return evaluate_corpus(checkpoint, corpus, Path(checkpoint) / "eval" / f"{name}-{norm}.json", norm=norm)
+    out = Path(checkpoint) / "eval" / f"{Path(corpus).name}-{norm}.json"
+    return evaluate_corpus(checkpoint, corpus, out, norm=norm, emotions_file=emotions_file)
 
 
 @flow(name="train-m5ser", log_prints=True)
@@ -47,7 +47,7 @@ def train_m5ser(
     for corpus in corpora if corpora is not None else cfg.eval.corpora:
         for norm in norms or [cfg.eval.norm]:
             for system, ckpt in checkpoints.items():
-                r = evaluate_task(ckpt, corpus, norm)
+                r = evaluate_task(ckpt, corpus, norm, cfg.data.emotions_file)
                 rows.append(
                     {
                         "corpus": Path(corpus).name,

@@ -144,8 +144,9 @@ def _mount_training() -> None:
 _mount_training()
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Run the command line (`argv` defaults to the process's arguments)."""
+    app(args=argv)
 
 
 if __name__ == "__main__":

@@ -107,10 +107,9 @@ class Engine:
         text = str(request["text"]).strip()
         if not text:
             raise ValueError("empty text")
-        language = str(request["language"])
-        code = "zh-cn" if language == "zh" else language
+        code = str(request["language"])  # XTTS's own code (the speaker bank maps zh to zh-cn)
         if code not in self.config.languages:
-            raise ValueError(f"XTTS does not speak {language!r}; it speaks {self.config.languages}")
+            raise ValueError(f"XTTS does not speak {code!r}; it speaks {self.config.languages}")
         params = dict(request.get("params") or {})
         unknown = set(params) - set(GENERATION_KEYS)
         if unknown:

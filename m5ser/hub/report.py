@@ -1,180 +1,28 @@
 """Quality report over a published folder: ``reports/quality.md``, ``stats.json`` and plots.
 
-Everything is computed from the files in the folder (``manifests/<lang>.jsonl`` for kept
-clips, ``removed/<lang>/<reason>.jsonl`` for dropped ones), so the report always covers
-every language present, whichever one was rebuilt last.
+A pure view of `m5ser.hub.stats.Stats` (which reads ``manifests/<lang>.jsonl`` and
+``removed/<lang>/<reason>.jsonl``), so the report covers every language present,
+whichever one was rebuilt last. Also home of the markdown tables the card shares.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
-from m5ser.manifest import atomic_open, read_manifest, write_text_atomic
-from m5ser.schema import Utterance
-from m5ser.shards.parquet import read_published_manifest
+from m5ser.hub.stats import Stats, summarize
+from m5ser.manifest import atomic_open, write_text_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from rich.console import Console
 
-EMOTIONS_YAML = Path(__file__).resolve().parents[2] / "manifests" / "emotions.yaml"
-"""Label order for tables and plots comes from here when the file exists."""
-
 PLOTS = ("clips_by_lang_emotion.png", "metric_histograms.png")
-
-# Nested count tables: lang -> key -> count (key = emotion, reason, speaker or split).
-Table = dict[str, dict[str, int]]
-
-
-def label_order(present: Iterable[str]) -> list[str]:
-    """Labels in the order of ``manifests/emotions.yaml``, then unknown ones sorted."""
-    known: list[str] = []
-    if EMOTIONS_YAML.is_file():
-        known = list(yaml.safe_load(EMOTIONS_YAML.read_text(encoding="utf-8")).get("labels", []))
-    present = set(present)
-    return [e for e in known if e in present] + sorted(present - set(known))
-
-
-def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
-    """Count, mean and 5th/50th/95th percentiles (None when empty).
-
-    >>> summarize([1.0, 2.0, 3.0])["p50"]
-    2.0
-    """
-    if not values:
-        return {"n": 0, "mean": None, "p5": None, "p50": None, "p95": None}
-    a = np.asarray(values, dtype=np.float64)
-    p5, p50, p95 = (float(x) for x in np.percentile(a, [5, 50, 95]))
-    return {"n": int(a.size), "mean": float(a.mean()), "p5": p5, "p50": p50, "p95": p95}
-
-
-@dataclass
-class Stats:
-    """Counts and metric summaries of a published folder (the content of ``stats.json``)."""
-
-    languages: list[str] = field(default_factory=list)
-    emotions: list[str] = field(default_factory=list)
-    kept: Table = field(default_factory=dict)  # lang -> emotion -> kept clips
-    dropped: Table = field(default_factory=dict)  # lang -> emotion -> dropped clips
-    drops_by_reason: Table = field(default_factory=dict)  # lang -> reason -> dropped clips
-    hours: dict[str, dict[str, float]] = field(default_factory=dict)  # lang -> emotion -> kept hours
-    speakers: Table = field(default_factory=dict)  # lang -> speaker_id -> kept clips
-    speaker_genders: Table = field(default_factory=dict)  # lang -> gender -> distinct kept speakers
-    splits: Table = field(default_factory=dict)  # lang -> split -> kept clips
-    metric_keys: dict[str, list[str]] = field(default_factory=dict)  # lang -> numeric metric keys seen
-    metric_coverage: Table = field(default_factory=dict)  # lang -> metric -> clips carrying it
-    # metric -> lang -> "kept" | "dropped" -> summary; "duration_s" is the clip duration.
-    metrics: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
-    # metric -> "kept" | "dropped" -> raw values over all languages (plots only; not in JSON).
-    values: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)
-
-    def total(self, table: str, lang: str | None = None) -> int | float:
-        """Sum of one table, over all languages or one."""
-        rows: Mapping[str, Mapping[str, Any]] = getattr(self, table)
-        langs = [lang] if lang is not None else list(rows)
-        return sum(sum(rows.get(x, {}).values()) for x in langs)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        del out["values"]
-        out["totals"] = {
-            "kept": self.total("kept"),
-            "dropped": self.total("dropped"),
-            "hours": round(float(self.total("hours")), 6),
-        }
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Stats:
-        """Rebuild from ``stats.json`` content (raw metric values are not stored there)."""
-        names = {f for f in cls.__dataclass_fields__ if f != "values"}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def _numeric_metrics(utt: Utterance) -> dict[str, float]:
-    """Finite numeric metric values of a clip (booleans and non-numbers are skipped)."""
-    out = {}
-    for key, value in utt.metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if math.isfinite(value):
-            out[key] = float(value)
-    return out
-
-
-def _read_removed(out_dir: Path, lang: str) -> Iterable[tuple[str, Utterance]]:
-    for path in sorted((out_dir / "removed" / lang).glob("*.jsonl")):
-        for utt in read_manifest(path):
-            yield utt.drop_reason or path.stem, utt
-
-
-def collect_stats(out_dir: Path) -> Stats:
-    """Read every manifest and removed file under `out_dir` into a `Stats`."""
-    out_dir = Path(out_dir)
-    langs = {p.stem for p in (out_dir / "manifests").glob("*.jsonl")}
-    langs |= {p.name for p in (out_dir / "removed").glob("*") if p.is_dir()}
-    stats = Stats(languages=sorted(langs))
-    emotions: set[str] = set()
-    # metric -> lang -> kept|dropped -> values
-    raw: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(
-        lambda: defaultdict(lambda: {"kept": [], "dropped": []})
-    )
-    for lang in stats.languages:
-        kept: Counter[str] = Counter()
-        dropped: Counter[str] = Counter()
-        reasons: Counter[str] = Counter()
-        hours: Counter[str] = Counter()
-        speakers: Counter[str] = Counter()
-        gender_of: dict[str, str] = {}
-        splits: Counter[str] = Counter()
-        coverage: Counter[str] = Counter()
-        manifest = out_dir / "manifests" / f"{lang}.jsonl"
-        kept_items = read_published_manifest(manifest) if manifest.is_file() else iter(())
-        items = [("kept", "", utt) for utt in kept_items]
-        items += [("dropped", reason, utt) for reason, utt in _read_removed(out_dir, lang)]
-        for status, reason, utt in items:
-            emotions.add(utt.emotion)
-            if status == "kept":
-                kept[utt.emotion] += 1
-                hours[utt.emotion] += utt.duration_s / 3600
-                speakers[utt.speaker_id] += 1
-                gender_of[utt.speaker_id] = utt.gender or "unknown"
-                splits[utt.split] += 1
-            else:
-                dropped[utt.emotion] += 1
-                reasons[reason] += 1
-            numeric = _numeric_metrics(utt)
-            coverage.update(numeric.keys())
-            for key, value in {"duration_s": float(utt.duration_s), **numeric}.items():
-                raw[key][lang][status].append(value)
-        stats.kept[lang] = dict(sorted(kept.items()))
-        stats.dropped[lang] = dict(sorted(dropped.items()))
-        stats.drops_by_reason[lang] = dict(sorted(reasons.items()))
-        stats.hours[lang] = {k: round(v, 6) for k, v in sorted(hours.items())}
-        stats.speakers[lang] = dict(sorted(speakers.items()))
-        stats.speaker_genders[lang] = dict(sorted(Counter(gender_of.values()).items()))
-        stats.splits[lang] = dict(sorted(splits.items()))
-        stats.metric_coverage[lang] = dict(sorted(coverage.items()))
-        stats.metric_keys[lang] = sorted(coverage)
-    stats.emotions = label_order(emotions)
-    for key in sorted(raw):
-        stats.metrics[key] = {
-            lang: {status: summarize(vals) for status, vals in by_status.items()}
-            for lang, by_status in sorted(raw[key].items())
-        }
-        stats.values[key] = {
-            status: [v for lang in sorted(raw[key]) for v in raw[key][lang][status]] for status in ("kept", "dropped")
-        }
-    return stats
 
 
 # ---------------------------------------------------------------------------- plots
@@ -285,18 +133,38 @@ def kept_table(stats: Stats) -> str:
     return md_table(["lang", *stats.emotions, "clips", "hours"], rows)
 
 
+def text_drops_table(stats: Stats) -> str:
+    """Text-level drops (source sentences that never became clips) per language × reason."""
+    reasons = stats.reasons("text_drops")
+    if not reasons:
+        return "No source sentence was dropped before synthesis."
+    rows = [
+        [lang, *(stats.text_drops[lang].get(r, 0) for r in reasons), stats.total("text_drops", lang)]
+        for lang in stats.languages
+        if stats.text_drops.get(lang)
+    ]
+    return md_table(["lang", *reasons, "sentences"], rows)
+
+
 def _quality_md(stats: Stats) -> str:
     langs, emos = stats.languages, stats.emotions
     all_keys = sorted({k for keys in stats.metric_keys.values() for k in keys})
-    reasons = sorted({r for by in stats.drops_by_reason.values() for r in by})
+    reasons = stats.reasons()
     total_kept, total_dropped = stats.total("kept"), stats.total("dropped")
     seen = total_kept + total_dropped
+    text_dropped = stats.total("text_drops")
     parts = [
         "# M5SER quality report",
         "",
         f"{seen} clips were synthesized and checked in {len(langs)} language(s): {total_kept} kept "
         f"({_fmt(float(stats.total('hours')), 3)} h), {total_dropped} dropped"
         + (f" ({100 * total_dropped / seen:.1f} %)." if seen else "."),
+        (
+            f"Before synthesis, {text_dropped} source sentence(s) were dropped at the text level "
+            "(see *Text-level drops*); they never became clips and are not counted in the clip tables."
+            if text_dropped
+            else "No source sentence was dropped at the text level."
+        ),
         (
             "Numbers come from `manifests/<lang>.jsonl` (kept) and `removed/<lang>/<reason>.jsonl` "
             "(dropped); raw numbers are in `stats.json`."
@@ -343,6 +211,17 @@ def _quality_md(stats: Stats) -> str:
         )
         if reasons
         else "No clip was dropped.",
+        "",
+        "## Text-level drops",
+        "",
+        (
+            "Sentences of the source corpora that never became clips: they were dropped before any "
+            "speaker was cast (for example no single label, empty text, a duplicate), so they have no "
+            "audio and are not counted in any clip table above or below. They are listed with an empty "
+            "`speaker_id` in `removed/<lang>/<reason>.jsonl`."
+        ),
+        "",
+        text_drops_table(stats),
         "",
         "## Splits and speakers",
         "",
@@ -428,10 +307,9 @@ def _pooled(stats: Stats, key: str, status: str) -> list[str]:
     return [str(s["n"]), _fmt(s["p5"]), _fmt(s["p50"]), _fmt(s["p95"])]
 
 
-def write_report(out_dir: Path) -> Path:
-    """Write ``reports/quality.md``, ``stats.json`` and the plots; returns quality.md."""
-    out_dir = Path(out_dir)
-    stats = collect_stats(out_dir)
+def write_report(out_dir: Path, stats: Stats) -> Path:
+    """Write ``reports/quality.md``, ``stats.json`` and the plots of `stats` (the statistics
+    of `out_dir`, from `m5ser.hub.stats.collect_stats`); returns quality.md."""
     reports = out_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     write_text_atomic(reports / "stats.json", json.dumps(stats.to_dict(), indent=2, sort_keys=True) + "\n")
@@ -448,7 +326,8 @@ def write_report(out_dir: Path) -> Path:
 
 
 def print_summary(stats: Stats | Mapping[str, Any], console: Console | None = None) -> None:
-    """Print three rich tables: totals per language, kept/dropped per emotion, drops by reason.
+    """Print rich tables: totals per language, kept/dropped per emotion, drops by reason
+    and, when there are any, text-level drops by reason.
 
     Emotions are rows and languages columns, so the tables stay narrow for six languages.
     """
@@ -474,12 +353,15 @@ def print_summary(stats: Stats | Mapping[str, Any], console: Console | None = No
     for emo in stats.emotions:
         by_emotion.add_row(emo, *(f"{stats.kept[x].get(emo, 0)}/{stats.dropped[x].get(emo, 0)}" for x in langs))
     console.print(by_emotion)
-    reasons = sorted({r for by in stats.drops_by_reason.values() for r in by})
-    if reasons:
-        why = RichTable(title="drops by reason")
+    for table, title in (("drops_by_reason", "drops by reason"), ("text_drops", "text-level drops by reason")):
+        reasons = stats.reasons(table)
+        if not reasons:
+            continue
+        why = RichTable(title=title)
         why.add_column("reason")
         for lang in langs:
             why.add_column(lang, justify="right")
+        rows: Mapping[str, Mapping[str, int]] = getattr(stats, table)
         for r in reasons:
-            why.add_row(r, *(str(stats.drops_by_reason[x].get(r, 0)) for x in langs))
+            why.add_row(r, *(str(rows.get(x, {}).get(r, 0)) for x in langs))
         console.print(why)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.signal import fftconvolve, lfilter, resample_poly
 
-from .audio import TARGET_SR
+from m5ser.schema import SAMPLE_RATE
+
 from .config import AugmentConfig
 
 
@@ -37,8 +38,8 @@ def add_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndar
 def reverb(x: np.ndarray, rng: np.random.Generator, rt60_range: tuple[float, float] = (0.15, 0.6)) -> np.ndarray:
     """Convolve with an exponentially decaying noise impulse response (random RT60)."""
     rt60 = float(rng.uniform(*rt60_range))
-    n = int(rt60 * TARGET_SR)
-    t = np.arange(n) / TARGET_SR
+    n = int(rt60 * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
     ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
     ir[0] = 1.0 / float(rng.uniform(0.3, 1.0))  # direct path vs. reverberant energy
     y = fftconvolve(x, ir)[: len(x)]

@@ -13,8 +13,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .data import Clip
-from .evaluate import compute_metrics
 from .features import Functionals, GroupStats, group_key, normalized_features
+from .metrics import compute_metrics
 
 
 def _features(clips: list[Clip], cache_dir: str | None = None, progress: bool = False) -> list[np.ndarray]:
@@ -31,12 +31,16 @@ def train_baseline(
     norm: str = "speaker",
     seed: int = 0,
     holdout: list[Clip] | None = None,
-    trim_db: float = 40.0,
+    trim: bool = True,
     c: float = 1.0,
     progress: bool = False,
     cache_dir: str | None = None,
 ) -> Path:
-    """Fit StandardScaler + LogisticRegression on group-normalized eGeMAPS; save to `out_dir`."""
+    """Fit StandardScaler + LogisticRegression on group-normalized eGeMAPS; save to `out_dir`.
+
+    `trim` says whether `clips` were silence-trimmed; it is saved in meta.json so that
+    `m5ser eval` prepares corpus audio the same way.
+    """
     try:
         import joblib
         from sklearn.linear_model import LogisticRegression
@@ -60,7 +64,7 @@ def train_baseline(
         "kind": "egemaps_logreg",
         "labels": list(labels),
         "train_norm": norm,
-        "trim_db": trim_db,
+        "trim": trim,
         "n_train": len(clips),
         "languages": sorted({cl.lang for cl in clips}),
     }

@@ -47,6 +47,9 @@ def eval_command(
     predict: Annotated[str | None, typer.Option(help="head, text or fused (default: the checkpoint's).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     strict: Annotated[bool, typer.Option(help="Fail on missing/unreadable audio instead of skipping it.")] = False,
+    emotions: Annotated[
+        Path, typer.Option(help="Emotions manifest whose `aliases:` map corpus label spellings.")
+    ] = Path("manifests/emotions.yaml"),
 ) -> None:
     """Score a checkpoint on a labelled corpus; print one JSON object (ua, wa, macro_f1, n,
     n_ignored, recall per class, ...). Labels outside the model's set are ignored and counted.
@@ -55,7 +58,9 @@ def eval_command(
 
     if norm not in ("none", "corpus", "speaker"):
         raise typer.BadParameter(f"--norm must be none, corpus or speaker, not {norm!r}")
-    result = evaluate_corpus(checkpoint, corpus, out, norm=norm, predict=predict, device=device, strict=strict)
+    result = evaluate_corpus(
+        checkpoint, corpus, out, norm=norm, predict=predict, device=device, strict=strict, emotions_file=emotions
+    )
     typer.echo(json.dumps(result))
 
 

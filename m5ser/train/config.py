@@ -30,8 +30,9 @@ class DataConfig:
     languages: list[str] = field(default_factory=list)
     # Languages removed from training and used as the zero-shot dev set (leave-languages-out).
     holdout_languages: list[str] = field(default_factory=list)
-    # Emotions manifest whose `labels:` gives the label set and its order.
-    emotions_file: str | None = "manifests/emotions.yaml"
+    # Emotions manifest: its `labels:` give the label set and its order (saved in the
+    # checkpoint's meta.json), its `aliases:` the corpus spellings read at evaluation.
+    emotions_file: str = "manifests/emotions.yaml"
     # Split names used for training and for model selection / reporting.
     train_split: str = "train"
     dev_split: str = "dev"
@@ -39,8 +40,9 @@ class DataConfig:
     max_clips_per_lang: int = 0
     # Clips longer than this are cropped (random crop in training, centre crop otherwise).
     max_duration_s: float = 6.0
-    # Leading/trailing silence below this many dB under the peak is trimmed (0 = off).
-    trim_db: float = 40.0
+    # Trim leading/trailing silence with the build's one rule (m5ser.audio.trim_silence);
+    # false = use clips as stored. Saved in meta.json; `m5ser eval` does the same.
+    trim: bool = True
 
 
 @dataclass
@@ -225,6 +227,8 @@ class Stage1Config:
                 raise ValueError(f"augment.{name} must be [low, high]")
         if self.data.max_duration_s <= 0:
             raise ValueError("data.max_duration_s must be > 0")
+        if not isinstance(self.data.trim, bool):
+            raise ValueError(f"data.trim must be true or false, not {self.data.trim!r}")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +264,11 @@ def config_from_dict(raw: dict[str, Any]) -> Stage1Config:
             cls = sections[key]
             names = {f.name for f in dataclasses.fields(cls)}
             bad = set(value or {}) - names
+            if key == "data" and "trim_db" in bad:
+                raise ValueError(
+                    "data.trim_db was replaced by data.trim (true/false: the build's trim rule, "
+                    "m5ser.audio.trim_silence); a checkpoint saved with trim_db predates it: retrain"
+                )
             if bad:
                 raise ValueError(f"unknown key(s) in {key}: {sorted(bad)}")
             kwargs[key] = cls(**(value or {}))

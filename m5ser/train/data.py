@@ -1,7 +1,8 @@
 """Clips for training and evaluation: M5SER Parquet shards, a Hub dataset, or a real corpus.
 
-Everything is turned into `Clip` records holding 16 kHz mono float32 audio, so the rest of
-the training code never sees where a clip came from.
+Everything is turned into `Clip` records holding 16 kHz mono float32 audio, decoded and
+(optionally) silence-trimmed by `m5ser.audio`, the build's own module and trim rule, so the
+rest of the training code never sees where a clip came from.
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from .audio import decode_bytes, load_file, trim_silence
-from .labels import canonical_label
+from m5ser import audio
+from m5ser.config import EmotionSpec
+from m5ser.schema import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 META_COLUMNS = ("id", "lang", "text", "emotion", "speaker_id", "split")
+
+
+def prepare(samples: np.ndarray, trim: bool) -> np.ndarray:
+    """16 kHz mono samples, trimmed by the build's rule (`m5ser.audio.trim_silence`) when `trim`."""
+    return audio.trim_silence(samples, SAMPLE_RATE) if trim else samples
 
 
 @dataclass(slots=True)
@@ -98,13 +105,14 @@ def load_shards(
     languages: Iterable[str] = (),
     exclude_languages: Iterable[str] = (),
     max_clips_per_lang: int = 0,
-    trim_db: float = 40.0,
+    trim: bool = True,
     seed: int = 0,
 ) -> list[Clip]:
     """Read one split of the M5SER shards (local folder or Hub id) as Clips.
 
     Rows whose emotion is outside `labels` are skipped; languages in `exclude_languages`
-    are dropped (leave-languages-out training).
+    are dropped (leave-languages-out training). `trim` re-applies the build's trim rule
+    (built clips are already trimmed by it, so this changes them little if at all).
     """
     excluded = set(exclude_languages)
     if Path(source).is_dir():
@@ -120,11 +128,11 @@ def load_shards(
     clips: list[Clip] = []
     for lang in sorted(per_lang):
         for row in _stratified_cap(per_lang[lang], max_clips_per_lang, seed):
-            audio = trim_silence(decode_bytes(row["audio"]["bytes"]), trim_db)
+            samples = audio.decode_bytes(row["audio"]["bytes"], name=f"clip {row['id']}")
             clips.append(
                 Clip(
                     id=row["id"],
-                    audio=audio,
+                    audio=prepare(samples, trim),
                     emotion=row["emotion"],
                     lang=row["lang"],
                     speaker=row["speaker_id"],
@@ -158,14 +166,16 @@ class CorpusReport:
 def load_corpus(
     root: str | Path,
     labels: tuple[str, ...],
-    trim_db: float = 40.0,
+    emotions: EmotionSpec,
+    trim: bool = True,
     strict: bool = False,
 ) -> tuple[list[Clip], CorpusReport]:
     """Read a real labelled corpus: `root/labels.csv` (path, emotion, speaker, language, ...).
 
     Audio may be WAV or FLAC at any rate and channel count (converted to 16 kHz mono).
-    Labels outside `labels` are ignored and counted. Missing or unreadable files are named
-    on stderr and skipped, or raise with `strict=True`.
+    Corpus labels are read through `emotions.canonical_label` (the `aliases:` of
+    emotions.yaml); labels outside `labels` (the model's set) are ignored and counted.
+    Missing or unreadable files are named on stderr and skipped, or raise with `strict=True`.
     """
     root = Path(root)
     table = root / "labels.csv"
@@ -188,23 +198,23 @@ def load_corpus(
 
     for i, row in enumerate(rows):
         rel = col(row, "path")
-        label = canonical_label(col(row, "emotion"), labels)
-        if label is None:
+        label = emotions.canonical_label(col(row, "emotion"))
+        if label is None or label not in labels:
             ignored[col(row, "emotion")] += 1
             continue
         path = Path(rel) if Path(rel).is_absolute() else root / rel
-        try:
-            audio = load_file(path)
-        except FileNotFoundError:
+        if not path.is_file():
             report.missing.append(str(path))
             continue
-        except Exception as exc:  # soundfile raises its own LibsndfileError / RuntimeError
-            report.unreadable.append(f"{path}: {exc}")
+        try:
+            samples = audio.load(path)
+        except ValueError as exc:  # names the file; reported below
+            report.unreadable.append(str(exc))
             continue
         clips.append(
             Clip(
                 id=rel or str(i),
-                audio=trim_silence(audio, trim_db),
+                audio=prepare(samples, trim),
                 emotion=label,
                 lang=col(row, "language", "und"),
                 speaker=col(row, "speaker", "unknown"),

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from m5ser.schema import SAMPLE_RATE
+
 from .config import HF_ENCODERS, Stage1Config
 
 
@@ -215,7 +217,7 @@ class HFEncoder(nn.Module):
 
     def _whisper_states(self, x: Tensor, mask: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
         audio = [a[: int(n)].cpu().numpy() for a, n in zip(x, mask.sum(1), strict=True)]
-        feats = self.extractor(audio, sampling_rate=16_000, return_tensors="pt", padding="max_length")
+        feats = self.extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="max_length")
         inp = feats.input_features.to(x.device, dtype=next(self.model.parameters()).dtype)
         out = self.model(inp, output_hidden_states=True)
         frames = out.last_hidden_state.shape[1]

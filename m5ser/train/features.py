@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import TARGET_SR
+from m5ser.schema import SAMPLE_RATE
+
 from .config import FeatureConfig
 
 
@@ -26,7 +27,7 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(n_mels: int, n_fft: int, sr: int = TARGET_SR, fmin: float = 20.0) -> torch.Tensor:
+def mel_filterbank(n_mels: int, n_fft: int, sr: int = SAMPLE_RATE, fmin: float = 20.0) -> torch.Tensor:
     """Triangular HTK-style mel filters, shape (n_fft // 2 + 1, n_mels)."""
     freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
     edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(fmin)), _hz_to_mel(np.array(sr / 2)), n_mels + 2))
@@ -39,8 +40,8 @@ def mel_filterbank(n_mels: int, n_fft: int, sr: int = TARGET_SR, fmin: float = 2
 
 def log_mel(audio: np.ndarray, n_mels: int = 64, win_ms: float = 25.0, hop_ms: float = 10.0) -> np.ndarray:
     """Log mel energies, shape (frames, n_mels); silence floors at log(1e-6)."""
-    win = int(TARGET_SR * win_ms / 1000)
-    hop = int(TARGET_SR * hop_ms / 1000)
+    win = int(SAMPLE_RATE * win_ms / 1000)
+    hop = int(SAMPLE_RATE * hop_ms / 1000)
     n_fft = 1 << (win - 1).bit_length()
     x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
     if x.numel() < win:
@@ -101,9 +102,9 @@ class Functionals:
                 feature_set=getattr(opensmile.FeatureSet, self.feature_set),
                 feature_level=opensmile.FeatureLevel.Functionals,
             )
-        min_len = TARGET_SR // 4  # openSMILE returns NaNs on very short input
+        min_len = SAMPLE_RATE // 4  # openSMILE returns NaNs on very short input
         padded = np.pad(audio, (0, min_len - len(audio))) if len(audio) < min_len else audio
-        values = np.nan_to_num(self._smile.process_signal(padded, TARGET_SR).to_numpy()[0].astype(np.float32))
+        values = np.nan_to_num(self._smile.process_signal(padded, SAMPLE_RATE).to_numpy()[0].astype(np.float32))
         cache[key] = values
         return values
 

@@ -51,10 +51,15 @@ def write_report(final: Path, cfg: Stage1Config, baseline_dir: Path | None) -> P
     real: dict[str, dict[str, Any]] = {}
     for corpus in cfg.eval.corpora:
         name = Path(corpus).name
-        real[name] = {"model": evaluate_corpus(final, corpus, final / "eval" / f"{name}.json", cfg.eval.norm)}
+        emotions = cfg.data.emotions_file
+        real[name] = {
+            "model": evaluate_corpus(
+                final, corpus, final / "eval" / f"{name}.json", cfg.eval.norm, emotions_file=emotions
+            )
+        }
         if baseline_dir is not None:
             real[name]["baseline"] = evaluate_corpus(
-                baseline_dir, corpus, final / "eval" / f"{name}_baseline.json", cfg.eval.norm
+                baseline_dir, corpus, final / "eval" / f"{name}_baseline.json", cfg.eval.norm, emotions_file=emotions
             )
     baseline_meta = json.loads((baseline_dir / "meta.json").read_text()) if baseline_dir else {}
     metrics = {

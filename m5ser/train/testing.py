@@ -1,12 +1,11 @@
 """Test factories: tiny M5SER shards and a tiny real-corpus folder with synthetic signals
 whose pitch, pitch range, energy and syllable rate depend on the emotion (so a model can
-learn them in seconds).
+learn them in seconds). The label set is the repo's `manifests/emotions.yaml`.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +13,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from .labels import DEFAULT_EMOTIONS
+from m5ser.audio import wav_bytes
+from m5ser.config import load_emotions
+from m5ser.schema import SAMPLE_RATE as SR
 
-SR = 16_000
+EMOTIONS_FILE = Path(__file__).resolve().parents[2] / "manifests" / "emotions.yaml"
+"""The repo's emotions manifest (label set and aliases), for tests and benches."""
+
+
+def repo_labels() -> tuple[str, ...]:
+    """The label set of the repo's emotions manifest, in its order."""
+    return load_emotions(EMOTIONS_FILE).labels
+
 
 # emotion -> (F0 factor, F0 modulation depth, amplitude, syllables per second)
 EMOTION_CUES: dict[str, tuple[float, float, float, float]] = {
@@ -65,27 +73,22 @@ def emotional_signal(
     return np.clip(x, -1, 1).astype(np.float32)
 
 
-def wav_bytes(x: np.ndarray, sr: int = SR, fmt: str = "WAV") -> bytes:
-    """Encode float audio as a complete PCM16 file in memory."""
-    buf = io.BytesIO()
-    sf.write(buf, x, sr, format=fmt, subtype="PCM_16")
-    return buf.getvalue()
-
-
 def write_shards(
     root: str | Path,
     languages: tuple[str, ...] = ("en", "de"),
     splits: dict[str, int] | None = None,
     speakers_per_lang: int = 2,
-    emotions: tuple[str, ...] = DEFAULT_EMOTIONS,
+    emotions: tuple[str, ...] | None = None,
     duration_s: float = 1.0,
     seed: int = 0,
 ) -> Path:
     """Write `root/<lang>/<split>-00000-of-00001.parquet` in the M5SER shard schema.
 
-    `splits` maps split name -> clips per (speaker, emotion). Returns `root`.
+    `splits` maps split name -> clips per (speaker, emotion); `emotions` defaults to the
+    repo's label set. Returns `root`.
     """
     splits = splits or {"train": 3, "dev": 1}
+    emotions = emotions or repo_labels()
     rng = np.random.default_rng(seed)
     root = Path(root)
     for li, lang in enumerate(languages):

@@ -19,15 +19,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from m5ser.config import load_emotions
+from m5ser.schema import SAMPLE_RATE
+
 from .augment import augment_waveform, feature_noise, spec_augment
 from .checkpoint import build_stage1, resolve_device, save_stage1
 from .config import Stage1Config, load_config
 from .data import Clip, crop, label_counts, load_shards
 from .encoders import collate
-from .evaluate import compute_metrics, model_inputs, predict_features
+from .evaluate import model_inputs, predict_features
 from .features import GroupStats, group_key, make_extractor
-from .labels import load_label_set
 from .losses import adversary_lambda, stage1_losses
+from .metrics import compute_metrics
 from .text_anchors import AnchorBank, build_text_encoder, load_prompts, prompts_digest
 
 log = logging.getLogger(__name__)
@@ -66,7 +69,7 @@ class Splits:
 def load_splits(cfg: Stage1Config, labels: tuple[str, ...]) -> Splits:
     """Read the configured languages and splits; held-out languages only feed `holdout`."""
     d = cfg.data
-    common = {"labels": labels, "max_clips_per_lang": d.max_clips_per_lang, "trim_db": d.trim_db, "seed": cfg.seed}
+    common = {"labels": labels, "max_clips_per_lang": d.max_clips_per_lang, "trim": d.trim, "seed": cfg.seed}
     train = load_shards(
         d.source, split=d.train_split, languages=d.languages, exclude_languages=d.holdout_languages, **common
     )
@@ -89,7 +92,7 @@ class FeaturePipeline:
         self.kind = cfg.features.kind
         self.norm = "none" if self.kind == "waveform" else cfg.features.norm
         self.extract = make_extractor(cfg.features)
-        self.max_samples = int(cfg.data.max_duration_s * 16_000)
+        self.max_samples = int(cfg.data.max_duration_s * SAMPLE_RATE)
         self.stats = GroupStats()
         self._cache: dict[str, np.ndarray] = {}
 
@@ -141,8 +144,7 @@ class Stage1Trainer:
             torch.set_num_threads(cfg.optim.threads)
         self.rng = seed_everything(cfg.seed)
         self.device = resolve_device(cfg.device)
-        labels_file = cfg.data.emotions_file
-        self.labels = load_label_set(labels_file if labels_file and Path(labels_file).is_file() else None)
+        self.labels = load_emotions(cfg.data.emotions_file).labels
         self.splits = load_splits(cfg, self.labels)
         self.languages = sorted({c.lang for c in self.splits.train})
         self.speakers = sorted({c.speaker for c in self.splits.train})
@@ -172,7 +174,7 @@ class Stage1Trainer:
             "text_dim": getattr(self.text_encoder, "dim", 0),
             "anchors": anchors_meta,
             "train_norm": self.pipe.norm,
-            "trim_db": cfg.data.trim_db,
+            "trim": cfg.data.trim,
             "n_train": len(self.splits.train),
             "train_counts": label_counts(self.splits.train),
         }
@@ -345,7 +347,7 @@ def train_stage1(cfg: Stage1Config, resume: str | Path | None = None, progress: 
             norm=trainer.pipe.norm if trainer.pipe.norm != "none" else "speaker",
             seed=cfg.seed,
             holdout=trainer.splits.holdout,
-            trim_db=cfg.data.trim_db,
+            trim=cfg.data.trim,
             cache_dir=cfg.features.cache_dir,
         )
     write_report(final, cfg, baseline_dir)

@@ -7,9 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from flows.build_m5ser import RESULTS_DIR, build_m5ser, build_part, merge_language, summary, task_runner
+from flows.build_m5ser import (
+    RESULTS_DIR,
+    build_m5ser,
+    build_part,
+    merge_language,
+    plan_language_task,
+    summary,
+    task_runner,
+)
 from m5ser.config import load_recipe
-from m5ser.pipeline.units import clear_language
+from m5ser.pipeline.build import clear_language
 
 
 def read_artifact(key: str) -> object:
@@ -25,6 +33,7 @@ def read_artifact(key: str) -> object:
 def test_task_bodies_return_manifest_paths_not_audio(make_recipe, root):
     path = make_recipe(per_emotion=1)
     fingerprint = load_recipe(path, root=root).fingerprint()
+    assert plan_language_task.fn(str(path), str(root), fingerprint, "de") == 7
     parts = [build_part.fn(str(path), str(root), fingerprint, "de", i, 2, None) for i in range(2)]
     assert all(Path(p.manifest).suffix == ".jsonl" and Path(p.manifest).is_file() for p in parts)
     merged = merge_language.fn(str(path), str(root), fingerprint, "de", parts, False)

@@ -1,17 +1,20 @@
-"""Dataset card: YAML configs per language + all, merging, loading through the card."""
+"""Dataset card: YAML configs per language + all, merging, hub settings, citations, loading through the card."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from m5ser.hub.card import CardError, merge_configs, read_front_matter, write_card
+from m5ser.config import HubConfig, Recipe, load_emotions, load_recipe
+from m5ser.hub.card import CardError, load_citations, merge_configs, read_front_matter, write_card
+from m5ser.hub.stats import collect_stats
 from m5ser.schema import SAMPLE_RATE, Voice
 from m5ser.shards.parquet import write_language
-from m5ser.testing import isolate_hf, make_dropped_set, make_kept_set, write_removed
+from m5ser.testing import isolate_hf, make_dropped_set, make_kept_set, make_text_drops, write_removed
 
 EMOTIONS = ["neutral", "sad", "angry"]
 
@@ -32,8 +35,25 @@ def published(tmp_path: Path) -> Path:
     return out
 
 
-def test_configs_per_language_and_all(published: Path) -> None:
-    meta, body = read_front_matter(write_card(published))
+@pytest.fixture
+def recipe_for(root: Path):
+    """The mini recipe, publishing into `out`, with the given ``hub:`` settings (none: the defaults)."""
+    mini = load_recipe(root / "manifests" / "recipes" / "mini.yaml", root=root)
+
+    def make(out: Path, **hub: str) -> Recipe:
+        return dataclasses.replace(mini, output=out, hub=HubConfig(**hub))
+
+    return make
+
+
+def card(recipe: Recipe, **kwargs) -> tuple[dict, str]:
+    """Collect the statistics of the recipe's output, write its card, and read it back."""
+    stats = collect_stats(recipe.output, load_emotions(recipe.emotions_file).labels)
+    return read_front_matter(write_card(recipe, stats, **kwargs))
+
+
+def test_configs_per_language_and_all(published: Path, recipe_for) -> None:
+    meta, body = card(recipe_for(published))
     configs = {c["config_name"]: c for c in meta["configs"]}
     assert list(configs) == ["all", "de", "fr"]
     assert configs["all"]["default"] is True
@@ -55,11 +75,16 @@ def test_configs_per_language_and_all(published: Path) -> None:
     assert "synthetic" in meta["tags"]
     assert "| **all** | 7 | 7 | 7 | 21 |" in body  # 5 de + 2 fr per emotion
     assert "| de | 2 | 1 | 3 | 15 |" in body  # drops: low_snr, too_short, total, kept
-    assert "Öhman, E." in body and "Demszky, D." in body  # xed (de) and goemotions (fr) attributed
+    assert "Öhman, E." in body and "Demszky, D." in body  # xed (de) and goemotions (fr), from corpora.yaml
     assert "**intended** emotion" in body and "not validated" in body
+    assert "`neutral, happy, sad, angry, fear, disgust, surprise`" in body  # the emotions file's labels
+    assert "# M5SER\n" in body and 'load_dataset("<user>/m5ser", "de")' in body  # hub defaults
+    assert "No source sentence was dropped before synthesis." in body
+    assert "## Build recipe" in body and "name: mini" in body  # recipe.raw
+    assert "$" not in body  # every placeholder filled
 
 
-def test_existing_configs_of_other_languages_are_kept(published: Path) -> None:
+def test_existing_configs_of_other_languages_are_kept(published: Path, recipe_for) -> None:
     ja = {"config_name": "ja", "data_files": [{"split": "train", "path": "data/ja/train-*"}]}
     stale_de = {"config_name": "de", "data_files": [{"split": "train", "path": "data/de/OLD-*"}]}
     old_all = {"config_name": "all", "data_files": [{"split": "train", "path": "x"}], "default": True}
@@ -68,7 +93,7 @@ def test_existing_configs_of_other_languages_are_kept(published: Path) -> None:
         + "".join(f"- {c}\n" for c in (old_all, stale_de, ja)).replace("'", '"')
         + "---\n\nold body\n"
     )
-    meta, body = read_front_matter(write_card(published))
+    meta, body = card(recipe_for(published))
     configs = {c["config_name"]: c for c in meta["configs"]}
     assert list(configs) == ["all", "de", "fr", "ja"]
     assert configs["ja"] == ja
@@ -100,36 +125,79 @@ def test_merge_configs_all_covers_every_split(
     assert names == sorted(names)
 
 
-def test_voices_only_used_ones_with_licences(published: Path) -> None:
-    voices = {
-        "de": [_voice("de-espeak-m0", "de"), _voice("de-espeak-f1", "de", "MBROLA non-commercial"),
-               _voice("de-unused", "de")],
-    }  # fmt: skip
-    recipe = {"name": "t", "sources": {"xed": {"label_overrides": {"8": "neutral"}}}, "repo_id": "me/m5ser"}
-    meta, _ = read_front_matter(write_card(published, voices=voices, recipe=recipe, title="M5SER-test"))
+BANK = {
+    "de": [_voice("de-espeak-m0", "de"), _voice("de-espeak-f1", "de", "MBROLA non-commercial"),
+           _voice("de-unused", "de")],
+}  # fmt: skip
+
+
+def test_voices_only_used_ones_with_licences_and_hub_settings(published: Path, recipe_for) -> None:
+    meta, body = card(recipe_for(published, repo_id="me/m5ser", pretty_name="M5SER-test"), voices=BANK)
     assert meta["license"] == "other" and meta["license_name"] == "cc-by-4.0-text-with-restricted-voices"
+    assert meta["pretty_name"] == "M5SER-test"
     assert "espeak" in meta["tags"]
-    body = (published / "README.md").read_text()
     assert "| de | `de-espeak-m0` | espeak |" in body and "GPL-3.0-or-later" in body
     assert "restrictive licences (MBROLA non-commercial)" in body
     assert "de-unused" not in body
-    assert "not recorded" in body  # fr voices and de-espeak-m2 are not in the given bank
-    assert "source label `8` → `neutral`" in body
-    assert 'load_dataset("me/m5ser", "de")' in body
-    assert body.startswith("---\n") and "# M5SER-test" in body
+    assert "source label `8` → `neutral`" in body  # the mini recipe's explicit override
+    assert 'load_dataset("me/m5ser", "de")' in body and "<user>" not in body
+    assert body.lstrip().startswith("# M5SER-test\n")
 
 
-def test_bad_front_matter_is_an_error(published: Path) -> None:
+def test_recipe_licence_wins_over_the_derived_one(published: Path, recipe_for) -> None:
+    meta, _ = card(recipe_for(published, license="cc-by-nc-4.0"), voices=BANK)
+    assert meta["license"] == "cc-by-nc-4.0" and "license_name" not in meta
+
+
+def test_unknown_speakers_say_not_recorded(published: Path, recipe_for) -> None:
+    _, body = card(recipe_for(published), voices=BANK)
+    # de-espeak-m2 and every fr speaker are used but not in the bank
+    assert "| de | `de-espeak-m2` | espeak | `de+m2` | male | not recorded | 3 |" in body
+    assert "| fr | `fr-espeak-m0` | espeak | `fr+m0` | male | not recorded | 3 |" in body
+    assert "4 speakers not in the speaker bank given to the card writer" in body
+    _, body = card(recipe_for(published))  # no bank at all: every licence unknown, none derived restrictive
+    assert "GPL" not in body and body.count("| not recorded |") == 6
+
+
+def test_citations_come_from_the_corpus_catalogue(published: Path, recipe_for, tmp_path: Path) -> None:
+    catalogue = tmp_path / "corpora.yaml"
+    catalogue.write_text(
+        "xed:\n  citation: '**XED** as cited in a test catalogue.'\n  base: http://example.invalid/\n  files: []\n"
+    )
+    assert load_citations(catalogue) == {"xed": "**XED** as cited in a test catalogue."}
+    _, body = card(recipe_for(published), corpora_file=catalogue)
+    assert "- `xed`: **XED** as cited in a test catalogue." in body
+    assert "Öhman" not in body
+    assert "- `goemotions`: text supplied by the builder" in body  # no citation in this catalogue
+    catalogue.write_text("xed:\n  citation: [not, a, string]\n")
+    with pytest.raises(CardError, match=re.escape("xed.citation")):
+        card(recipe_for(published), corpora_file=catalogue)
+
+
+def test_text_level_drops_are_a_table_of_their_own(published: Path, recipe_for) -> None:
+    _, before = card(recipe_for(published))
+    write_removed(published, make_text_drops(["de"], {"no_single_label": 4, "duplicate_text": 1})["de"])
+    _, body = card(recipe_for(published))
+    section = body[body.index("### Text-level drops") : body.index("## Limitations")]
+    assert "never became clips" in section
+    assert "| lang | duplicate_text | no_single_label | sentences |" in section and "| de | 1 | 4 | 5 |" in section
+    assert "| de | 2 | 1 | 3 | 15 |" in body  # clip drops (low_snr, too_short, total) and kept: unchanged
+    assert body[: body.index("### Text-level drops")] == before[: before.index("### Text-level drops")]
+
+
+def test_bad_front_matter_is_an_error(published: Path, recipe_for) -> None:
     (published / "README.md").write_text("---\nconfigs: [\n---\nbody\n")
     with pytest.raises(CardError, match=re.escape("README.md: invalid YAML")):
-        write_card(published)
+        card(recipe_for(published))
 
 
-def test_load_dataset_through_card(published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_dataset_through_card(
+    published: Path, recipe_for, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = isolate_hf(monkeypatch, tmp_path)
     import datasets
 
-    write_card(published)
+    card(recipe_for(published))
     de = datasets.load_dataset(str(published), "de", cache_dir=str(cache))
     assert sorted(de) == ["test", "train", "validation"]
     assert sum(len(s) for s in de.values()) == 15

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from m5ser.hub.report import PLOTS, Stats, collect_stats, label_order, print_summary, summarize, write_report
+from m5ser.hub.report import PLOTS, print_summary, write_report
+from m5ser.hub.stats import Stats, collect_stats
 from m5ser.shards.parquet import write_language
-from m5ser.testing import make_dropped_set, make_kept_set, write_removed
+from m5ser.testing import make_dropped_set, make_kept_set, make_text_drops, write_removed
 
+LABELS = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
 EMOTIONS = ["angry", "neutral", "happy"]
 N_PER = 4
+
+
+def report(out: Path) -> Path:
+    """Collect the folder's statistics and write the report, as `publish` does."""
+    return write_report(out, collect_stats(out, LABELS))
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ def published(tmp_path: Path) -> Path:
 
 
 def test_report_files_exist(published: Path) -> None:
-    path = write_report(published)
+    path = report(published)
     assert path == published / "reports" / "quality.md"
     for name in PLOTS:
         assert (published / "reports" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -41,14 +48,15 @@ def test_report_files_exist(published: Path) -> None:
 
 
 def test_stats_match_fixtures(published: Path) -> None:
-    write_report(published)
+    report(published)
     stats = json.loads((published / "reports" / "stats.json").read_text())
     assert stats["languages"] == ["de", "en"]
-    assert stats["emotions"] == ["neutral", "happy", "angry"]  # emotions.yaml order
+    assert stats["emotions"] == ["neutral", "happy", "angry"]  # order of the labels given
     assert stats["kept"] == {lang: {e: N_PER for e in sorted(EMOTIONS)} for lang in ("de", "en")}
     assert stats["dropped"] == {"de": {"angry": 2, "happy": 1}, "en": {"angry": 2}}
     assert stats["drops_by_reason"] == {"de": {"low_snr": 2, "too_short": 1}, "en": {"low_snr": 2}}
-    assert stats["totals"] == {"kept": 24, "dropped": 5, "hours": pytest.approx(24 * 0.2375 / 3600, abs=1e-5)}
+    hours = pytest.approx(24 * 0.2375 / 3600, abs=1e-5)
+    assert stats["totals"] == {"kept": 24, "dropped": 5, "hours": hours, "text_drops": 0}
     # durations cycle 0.2, 0.25, 0.3, 0.2 s per emotion
     assert sum(stats["hours"]["de"].values()) == pytest.approx(3 * 0.95 / 3600, abs=1e-6)
     assert stats["speakers"]["de"] == {
@@ -67,36 +75,20 @@ def test_stats_match_fixtures(published: Path) -> None:
 
 
 def test_quality_md_says_which_checks_were_not_run(published: Path) -> None:
-    text = write_report(published).read_text()
+    text = report(published).read_text()
     row = next(line for line in text.splitlines() if line.startswith("| `asr_cer` |"))
     assert row == "| `asr_cer` | **not run** | 86 % |"  # columns: de, en (12 of 14 en clips)
     assert "- `de`: not checked: `asr_cer`" in text
     assert "| de | 2 | 1 |" in text  # drops by reason: low_snr, too_short
 
 
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [
-        ([], {"n": 0, "mean": None, "p5": None, "p50": None, "p95": None}),
-        ([3.0], {"n": 1, "mean": 3.0, "p5": 3.0, "p50": 3.0, "p95": 3.0}),
-        ([float(i) for i in range(101)], {"n": 101, "mean": 50.0, "p5": 5.0, "p50": 50.0, "p95": 95.0}),
-    ],
-)
-def test_summarize(values: list[float], expected: dict) -> None:
-    assert summarize(values) == expected
-
-
-def test_label_order_puts_unknown_labels_last() -> None:
-    assert label_order(["surprise", "zeal", "neutral", "awe"]) == ["neutral", "surprise", "awe", "zeal"]
-
-
 def test_empty_folder_still_reports(tmp_path: Path) -> None:
-    text = write_report(tmp_path).read_text()
+    text = report(tmp_path).read_text()
     assert "0 clips were synthesized" in text and "No clip was dropped." in text
 
 
 def test_print_summary(published: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    stats = collect_stats(published)
+    stats = collect_stats(published, LABELS)
     print_summary(stats)
     first = capsys.readouterr().out
     angry = next(line for line in first.splitlines() if "angry" in line)
@@ -105,3 +97,27 @@ def test_print_summary(published: Path, capsys: pytest.CaptureFixture[str]) -> N
     print_summary(json.loads(json.dumps(stats.to_dict())))  # from stats.json content
     assert capsys.readouterr().out == first
     assert isinstance(Stats.from_dict(stats.to_dict()), Stats)
+
+
+def test_text_level_drops_get_their_own_table(published: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clips_only = report(published).read_text()
+    assert "No source sentence was dropped before synthesis." in clips_only
+    drops = make_text_drops(["de"], {"no_single_label": 3, "empty_text": 1})
+    write_removed(published, drops["de"])
+    text = report(published).read_text()
+    section = text[text.index("## Text-level drops") : text.index("## Splits and speakers")]
+    assert "never became clips" in section
+    assert "| lang | empty_text | no_single_label | sentences |" in section
+    assert "| de | 1 | 3 | 4 |" in section
+    # the clip sections are word for word the same as without text-level drops
+
+    def clip_sections(md: str) -> str:
+        return md[md.index("## Kept clips") : md.index("## Text-level drops")] + md[md.index("## Splits") :]
+
+    assert clip_sections(text) == clip_sections(clips_only)
+    assert "29 clips were synthesized and checked" in text and "4 source sentence(s) were dropped" in text
+    stats = json.loads((published / "reports" / "stats.json").read_text())
+    assert stats["text_drops"]["de"] == {"empty_text": 1, "no_single_label": 3}
+    assert stats["drops_by_reason"]["de"] == {"low_snr": 2, "too_short": 1}
+    print_summary(Stats.from_dict(stats))
+    assert "text-level drops by reason" in capsys.readouterr().out

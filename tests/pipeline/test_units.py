@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from m5ser.pipeline.validate import validate_recipe
 from m5ser.config import load_recipe
 from m5ser.hub.publish import publish
 from m5ser.pipeline.build import build_language, clear_language
+from m5ser.pipeline.validate import validate_recipe
 
 LANGS = {
     "en": {"sources": ["xed"], "translate": "identity"},

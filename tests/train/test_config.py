@@ -28,6 +28,8 @@ def test_defaults_validate():
         ({"augment": {"speed": [1.1, 0.9]}}, "augment.speed"),
         ({"bogus": 1}, "unknown config key"),
         ({"model": {"widht": 3}}, "unknown key"),
+        ({"data": {"trim_db": 40.0}}, "data.trim_db was replaced by data.trim"),
+        ({"data": {"trim": 40.0}}, "data.trim must be true or false"),
     ],
 )
 def test_invalid_configs_raise(raw, message):

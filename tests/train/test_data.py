@@ -1,16 +1,23 @@
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from m5ser import audio
+from m5ser.config import load_emotions
+from m5ser.schema import SAMPLE_RATE
 from m5ser.train.data import crop, label_counts, load_shards, shard_paths
-from m5ser.train.labels import DEFAULT_EMOTIONS, canonical_label
+from m5ser.train.testing import EMOTIONS_FILE, SHARD_SCHEMA, repo_labels, write_shards
+
+LABELS = repo_labels()
 
 
 def test_load_shards_selects_languages_and_splits(shards):
-    train = load_shards(shards, DEFAULT_EMOTIONS, "train", exclude_languages=["fr"])
+    train = load_shards(shards, LABELS, "train", exclude_languages=["fr"])
     assert {c.lang for c in train} == {"en", "de"} and {c.split for c in train} == {"train"}
     assert len(train) == 2 * 2 * 7 * 3 and label_counts(train)["angry"] == 12
     assert train[0].audio.dtype == np.float32
-    dev = load_shards(shards, DEFAULT_EMOTIONS, "dev", languages=["fr"])
+    dev = load_shards(shards, LABELS, "dev", languages=["fr"])
     assert {c.lang for c in dev} == {"fr"} and len(dev) == 14
 
 
@@ -31,7 +38,30 @@ def test_crop():
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("Angry", "angry"), ("anger", "angry"), ("fearful", "fear"), ("calm", None)]
+    ("raw", "expected"),
+    [
+        ("Angry", "angry"),
+        ("anger", "angry"),
+        ("fearful", "fear"),
+        (" NEU ", "neutral"),
+        ("sur", "surprise"),
+        ("calm", None),
+    ],
 )
-def test_canonical_label(raw, expected):
-    assert canonical_label(raw, DEFAULT_EMOTIONS) == expected
+def test_corpus_spellings_come_from_emotions_yaml(raw, expected):
+    assert load_emotions(EMOTIONS_FILE).canonical_label(raw) == expected
+
+
+def test_shards_are_trimmed_by_the_build_rule_only_when_asked(tmp_path):
+    write_shards(tmp_path, languages=("en",), splits={"dev": 1}, speakers_per_lang=1, emotions=("sad",))
+    shard = tmp_path / "en" / "dev-00000-of-00001.parquet"
+    rows = pq.read_table(shard).to_pylist()
+    voiced = audio.decode_bytes(rows[0]["audio"]["bytes"])
+    padded = np.concatenate([np.zeros(8_000, np.float32), voiced, np.zeros(8_000, np.float32)])
+    rows[0]["audio"]["bytes"] = audio.wav_bytes(padded)
+    pq.write_table(pa.Table.from_pylist(rows, schema=SHARD_SCHEMA), shard)
+    (raw,) = load_shards(tmp_path, ("sad",), "dev", trim=False)
+    (trimmed,) = load_shards(tmp_path, ("sad",), "dev", trim=True)
+    assert len(raw.audio) == len(padded)
+    assert np.array_equal(trimmed.audio, audio.trim_silence(raw.audio, SAMPLE_RATE))
+    assert len(voiced) <= len(trimmed.audio) <= len(voiced) + 2 * 1_600 + 160  # 0.1 s pads, whole 10 ms frames

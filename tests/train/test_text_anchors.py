@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from m5ser.train.labels import load_label_set
+from m5ser.train.testing import repo_labels
 from m5ser.train.text_anchors import AnchorBank, E5TextEncoder, MiniLMTextEncoder, load_prompts, prompts_digest
 
 ROOT = Path(__file__).resolve().parents[2]
-LABELS = load_label_set(ROOT / "manifests/emotions.yaml")
+LABELS = repo_labels()
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "fr", "es", "it", "zh"])

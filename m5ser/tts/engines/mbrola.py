@@ -1,9 +1,10 @@
 """MBROLA diphone voices driven by Debian's espeak-ng (1.51) front end.
 
-espeak-ng does the text analysis, rate, volume and pauses (SSML as in the espeak backend;
-pauses join phrases synthesized one by one) and hands phonemes with durations and F0
-targets to the `mbrola` binary. The PyPI libespeak-ng (1.52) ships no MBROLA tables, so
-this backend runs Debian's `espeak-ng` program. Voices: `mb-de1`, `mb-fr4`, `mb-us2`, …
+espeak-ng does the text analysis, rate, volume and pauses (SSML from `m5ser.tts.ssml`, reading
+the voice options `text_units` and `script` as the espeak engine does; pauses join phrases
+synthesized one by one) and hands phonemes with durations and F0 targets to the `mbrola` binary.
+The PyPI libespeak-ng (1.52) ships no MBROLA tables, so this backend runs Debian's `espeak-ng`
+program. Voices: `mb-de1`, `mb-fr4`, `mb-us2`, …
 (Debian non-free packages `mbrola-<name>`; licence: MBROLA non-commercial).
 """
 
@@ -18,7 +19,7 @@ from m5ser.registry import MissingDependencyError
 from m5ser.schema import Prosody, Voice
 from m5ser.tts import dsp
 from m5ser.tts.engines.cli import parse_wav, require_program, run
-from m5ser.tts.engines.espeak import build_ssml, split_phrases
+from m5ser.tts.ssml import TextOptions, build_ssml, split_phrases
 
 MBROLA_DIR = Path("/usr/share/mbrola")
 
@@ -46,12 +47,13 @@ class MbrolaSynthesizer:
         # espeak-ng's SSML pitch/range barely reach MBROLA's F0 (measured: ±1 %), so F0 level,
         # range and contour go through `m5ser.tts.dsp`; rate, volume and pauses stay in espeak.
         ssml_prosody = replace(prosody, pitch=0.0, range=0.0)
-        cjk = voice.lang in ("zh", "ja")
+        options = TextOptions.of(voice.options)
+        text = options.prepare(text)
         phrases = split_phrases(text) if prosody.pause_ms > 0 else [text]
         pieces: list[np.ndarray] = []
         sr = 16000
         for phrase in phrases:
-            ssml = build_ssml(phrase, ssml_prosody, [], cjk=cjk).encode("utf-8")
+            ssml = build_ssml(phrase, ssml_prosody, [], units=options.units).encode("utf-8")
             cmd = [self.espeak, "-v", voice.voice, "-m", "--stdin", "--stdout"]
             samples, sr = parse_wav(run(cmd, stdin=ssml))
             if pieces:

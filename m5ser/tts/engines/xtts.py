@@ -19,6 +19,7 @@ Speaker bank entry (``manifests/voices/<lang>.yaml``; see its README, section ``
           neutral: xtts/en-f1/neutral.wav
           angry: [xtts/en-f1/angry-1.wav, xtts/en-f1/angry-2.wav]
         generation: {temperature: 0.7}   # optional XTTS sampling settings
+        xtts_language: en          # optional XTTS language code; default the bank's `lang`
 
 Emotion: the clip is cloned from the emotion's own references when the speaker has them; then
 only `reference_prosody` (default 0) of the emotion's prosody is added on top, since the
@@ -112,6 +113,18 @@ def scaled(prosody: Prosody, factor: float) -> Prosody:
 def _is_flat(prosody: Prosody) -> bool:
     shifts = (prosody.pitch, prosody.range, prosody.volume, prosody.pause_ms)
     return all(v == 0 for v in shifts) and all(y == 0 for _, y in prosody.contour_points)
+
+
+def xtts_language(voice: Voice) -> str:
+    """The XTTS language code a voice is spoken in: option `xtts_language`, else `voice.lang`.
+
+    XTTS names some languages differently from the speaker bank (Mandarin is ``zh-cn``); the
+    bank says so in data (`manifests/voices/zh.yaml`: ``options: {xtts_language: zh-cn}``).
+
+    >>> xtts_language(Voice("zh-x", "zh", "xtts", "clone", "female", "x", options={"xtts_language": "zh-cn"}))
+    'zh-cn'
+    """
+    return str(voice.options.get("xtts_language", voice.lang))
 
 
 def clip_seed(base_seed: int, text: str, voice: Voice, prosody: Prosody) -> int:
@@ -286,7 +299,7 @@ class XTTSSynthesizer:
         request = {
             "op": "synthesize",
             "text": text,
-            "language": str(voice.options.get("language", voice.lang)),
+            "language": xtts_language(voice),
             "references": list(cond.references),
             "speaker": cond.speaker,
             "seed": clip_seed(self.seed, text, voice, prosody),

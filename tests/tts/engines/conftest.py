@@ -9,12 +9,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from m5ser import audio, render
+from m5ser import audio
 from m5ser import registry as base
 from m5ser.config import load_emotions, load_voices
 from m5ser.registry import MissingDependencyError, Synthesizer
 from m5ser.schema import SAMPLE_RATE, Prosody, Voice
 from m5ser.testing import PROBE_SENTENCES
+from m5ser.tts import dsp
 from m5ser.tts.prosody import render as render_prosody
 
 from ...conftest import ROOT
@@ -58,7 +59,7 @@ def check_language() -> Callable[[str, str], None]:
             rms_db = 20 * np.log10(float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) + 1e-12)
             assert rms_db > -40, f"{engine}/{lang}/{emotion}: near-silent ({rms_db:.1f} dBFS)"
             assert len(x) / SAMPLE_RATE > 1.0
-            f0[emotion] = render.measure(x, SAMPLE_RATE).f0_mean_hz
+            f0[emotion] = dsp.measure(x, SAMPLE_RATE).f0_mean_hz
         assert f0["angry"] > f0["sad"] and f0["happy"] > f0["sad"], f"{engine}/{lang}: {f0}"
 
     return check

@@ -1,4 +1,4 @@
-"""espeak-ng backend: real Mandarin, kana for Japanese, and clips independent of history."""
+"""espeak-ng backend: real Mandarin, language options from the speaker bank, clips independent of history."""
 
 from __future__ import annotations
 
@@ -9,8 +9,13 @@ import sys
 import numpy as np
 import pytest
 
+from m5ser.config import load_voices
 from m5ser.schema import Prosody, Voice
-from m5ser.tts.engines.espeak import EspeakSynthesizer, _Engine, split_phrases
+from m5ser.tts import ssml
+from m5ser.tts.engines import libespeak
+from m5ser.tts.engines.espeak import EspeakSynthesizer
+
+from ...conftest import ROOT
 
 SNIPPET = """
 import hashlib
@@ -20,10 +25,25 @@ x, _ = EspeakSynthesizer().synthesize("Nein, tut mir leid.", Voice("v", "de", "e
                                       Prosody(pitch=-6, range=-40, pause_ms=150))
 print(hashlib.sha256(x.tobytes()).hexdigest())
 """
+CONTOUR = Prosody(contour="rise", contour_points=((0, -10), (100, 20)))
+# IPA as the phonemizer gave it before it became a public API (kokoro's private `espeak_ipa`).
+IPA = {
+    ("de", "Ich hätte wirklich nicht erwartet, dich heute hier zu sehen."): (
+        "ɪç hˌɛtə vˈɪɾklɪç nˈɪçt ɛɾvˈaɾtət dɪç hˈɔøtə hˈiːɾ tsuː zˈeːən"
+    ),
+    ("en-us", "I really did not expect to see you here today."): (
+        "aɪ ɹˈiəli dɪdnˌɑːt ɛkspˈɛkt tə sˈiː juː hˈɪɹ tədˈeɪ"
+    ),
+}
 
 
 def digest(x: np.ndarray) -> str:
     return hashlib.sha256(x.tobytes()).hexdigest()
+
+
+def bank_options(lang: str) -> dict:
+    """The options the speaker bank gives the language's first espeak speaker."""
+    return next(v for v in load_voices(ROOT / f"manifests/voices/{lang}.yaml") if v.engine == "espeak").options
 
 
 def test_a_clip_does_not_depend_on_what_was_synthesized_before():
@@ -38,21 +58,66 @@ def test_a_clip_does_not_depend_on_what_was_synthesized_before():
 
 
 def test_mandarin_is_read_with_tones():
-    engine = _Engine.get()
-    import ctypes
-
-    engine.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-    engine.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
-    assert engine.lib.espeak_SetVoiceByName(b"cmn") == 0
-    text = ctypes.c_char_p("我们今天很高兴".encode())
-    phonemes = engine.lib.espeak_TextToPhonemes(ctypes.byref(text), 1, 2).decode()
+    phonemes = libespeak.phonemize("我们今天很高兴", "cmn")
     assert any(tone in phonemes for tone in "12345"), phonemes  # tone numbers, not English letter names
+
+
+@pytest.mark.parametrize(("voice", "text"), list(IPA))
+def test_public_phonemizer_gives_the_ipa_it_gave_before(voice, text):
+    assert libespeak.phonemize(text, voice) == IPA[(voice, text)]
+
+
+def test_phonemizer_rejects_an_unknown_voice():
+    with pytest.raises(ValueError, match="no voice 'xx-nope'"):
+        libespeak.phonemize("hi", "xx-nope")
 
 
 @pytest.mark.parametrize(("lang", "voice", "text"), [("ja", "ja", "今日はとても嬉しいです"), ("zh", "cmn", "我很高兴")])
 def test_cjk_languages_speak(lang, voice, text):
-    x, sr = EspeakSynthesizer().synthesize(text, Voice("v", lang, "espeak", voice, "male", "GPL"), Prosody())
+    v = Voice("v", lang, "espeak", voice, "male", "GPL", options=bank_options(lang))
+    x, sr = EspeakSynthesizer().synthesize(text, v, Prosody())
     assert sr == 22050 and len(x) > 0.5 * sr and np.abs(x).max() > 0.05
+
+
+def test_bank_sets_the_language_options():
+    assert bank_options("zh") == {"text_units": "characters", "xtts_language": "zh-cn"}
+    assert bank_options("ja") == {"text_units": "characters", "script": "hiragana"}
+    assert "text_units" not in bank_options("de") and "script" not in bank_options("de")
+
+
+def test_contour_is_split_per_character_by_the_option(monkeypatch):
+    sent: list[str] = []
+    synth = EspeakSynthesizer()
+    monkeypatch.setattr(synth.engine, "synthesize", lambda doc, _voice: sent.append(doc) or np.zeros(1, np.float32))
+    chars = Voice("v", "zh", "espeak", "cmn", "male", "GPL", options={"text_units": "characters"})
+    synth.synthesize("我很高兴见到你", chars, CONTOUR)
+    groups = '<prosody pitch="-6%">我很</prosody><prosody pitch="+1%">高兴</prosody>'
+    groups += '<prosody pitch="+9%">见到</prosody><prosody pitch="+16%">你</prosody>'
+    assert sent[-1].endswith(groups + "</prosody></speak>")
+    words = Voice("v", "zh", "espeak", "cmn", "male", "GPL")  # no option: word groups, even for Chinese text
+    synth.synthesize("我很高兴 见到你", words, CONTOUR)
+    assert sent[-1].endswith(
+        '<prosody pitch="-2%">我很高兴</prosody> <prosody pitch="+12%">见到你</prosody></prosody></speak>'
+    )
+
+
+def test_japanese_is_read_as_kana_by_the_option(monkeypatch):
+    sent: list[str] = []
+    synth = EspeakSynthesizer()
+    monkeypatch.setattr(synth.engine, "synthesize", lambda doc, _voice: sent.append(doc) or np.zeros(1, np.float32))
+    synth.synthesize(
+        "東京です", Voice("v", "ja", "espeak", "ja", "male", "GPL", options={"script": "hiragana"}), Prosody()
+    )
+    synth.synthesize("東京です", Voice("v", "ja", "espeak", "ja", "male", "GPL"), Prosody())
+    assert ">とうきょうです</prosody>" in sent[0] and ">東京です</prosody>" in sent[1]
+
+
+@pytest.mark.parametrize("options", [{"text_units": "syllables"}, {"script": "katakana"}])
+def test_unknown_option_values_are_errors(options):
+    with pytest.raises(ValueError, match="voice option"):
+        EspeakSynthesizer().synthesize(
+            "hi", Voice("v", "en", "espeak", "en", "male", "GPL", options=options), Prosody()
+        )
 
 
 def test_unknown_voice_is_a_value_error():
@@ -61,5 +126,5 @@ def test_unknown_voice_is_a_value_error():
 
 
 def test_phrases():
-    assert split_phrases("Ja. Nein, danke!") == ["Ja.", "Nein,", "danke!"]
-    assert split_phrases("no punctuation") == ["no punctuation"]
+    assert ssml.split_phrases("Ja. Nein, danke!") == ["Ja.", "Nein,", "danke!"]
+    assert ssml.split_phrases("no punctuation") == ["no punctuation"]

@@ -19,9 +19,10 @@ import soundfile as sf
 
 from m5ser import audio
 from m5ser import registry as base
+from m5ser.config import load_voices
 from m5ser.registry import MissingDependencyError, Synthesizer
 from m5ser.schema import SAMPLE_RATE, Prosody, Voice
-from m5ser.tts.engines.xtts import XTTSSynthesizer, conditioning_for, scaled
+from m5ser.tts.engines.xtts import XTTSSynthesizer, conditioning_for, scaled, xtts_language
 
 from ...conftest import ROOT
 
@@ -105,7 +106,12 @@ def test_clones_neutral_reference_and_renders_prosody(synth: XTTSSynthesizer) ->
 def test_emotion_reference_and_builtin_speaker(synth: XTTSSynthesizer) -> None:
     angry = _voice(options={"references": {"neutral": "neutral.wav", "angry": ["angry.wav", "neutral.wav"]}})
     _check_16k(*synth.synthesize("Get out of here!", angry, EmotionProsody(emotion="angry", rate=20, pitch=25)))
-    builtin = _voice(id="zh-xtts-t1", lang="zh", voice="Tiny Speaker", options={"generation": {"temperature": 0.5}})
+    builtin = _voice(
+        id="zh-xtts-t1",
+        lang="zh",
+        voice="Tiny Speaker",
+        options={"generation": {"temperature": 0.5}, "xtts_language": "zh-cn"},
+    )
     _check_16k(*synth.synthesize("我真的没想到今天会在这里见到你。", builtin, ANGRY))
 
 
@@ -163,3 +169,9 @@ def test_scaled_prosody() -> None:
     half = scaled(ANGRY, 0.5)
     assert (half.rate, half.pitch, half.range, half.volume) == (10, 12.5, 40, 5)
     assert half.contour_points == ((0, 5), (100, -5)) and half.contour == ANGRY.contour
+
+
+def test_language_code_comes_from_the_speaker_bank() -> None:
+    zh = load_voices(ROOT / "manifests/voices/zh.yaml")[0]
+    assert xtts_language(zh) == "zh-cn"  # XTTS's code for Mandarin, set as data in zh.yaml
+    assert xtts_language(_voice(lang="de")) == "de"

@@ -1,0 +1,158 @@
+"""The libespeak-ng 1.52 binding (from `espeakng-loader`), shared by the engines that use it.
+
+Not an engine itself (like `cli`, it is shared infrastructure): the `espeak` engine
+synthesizes SSML through it and `kokoro` takes IPA phonemes from it. One library instance
+per process, called in-process through ctypes; every call holds one process-wide lock, so
+the functions here are thread-safe.
+
+- `phonemize(text, voice)`: IPA of a text as espeak-ng reads it with a voice.
+- `LibEspeak.get().synthesize(ssml, voice)`: one clip, in a forked child (see there why).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from m5ser.registry import require
+
+AUDIO_OUTPUT_SYNCHRONOUS = 2
+POS_CHARACTER = 1
+ESPEAK_CHARS_UTF8 = 1
+ESPEAK_SSML = 0x10
+IPA_MODE = 0x02  # espeak_TextToPhonemes: bit 1 = IPA output
+RAND_SEED = 12345
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_LOCK = threading.Lock()  # one library call (or fork) at a time per process
+
+
+class LibEspeak:
+    """The process-wide libespeak-ng instance; get it with `LibEspeak.get()`."""
+
+    _instance: LibEspeak | None = None
+
+    def __init__(self) -> None:
+        loader = require("espeakng_loader", "tts")
+        self.lib = ctypes.cdll.LoadLibrary(loader.get_library_path())
+        self.lib.espeak_Initialize.restype = ctypes.c_int
+        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self.lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        self.libc = ctypes.CDLL(None)
+        self.lib.espeak_Synth.argtypes = [
+            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+            ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]  # fmt: skip
+        data_path = loader.get_data_path().encode()
+        self.sample_rate: int = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
+        if self.sample_rate <= 0:
+            raise RuntimeError(f"espeak_Initialize failed with data path {data_path!r}")
+        self._chunks: list[np.ndarray] = []
+        self._callback = _CALLBACK(self._collect)  # keep a reference: ctypes does not
+        self.lib.espeak_SetSynthCallback(self._callback)
+
+    @classmethod
+    def get(cls) -> LibEspeak:
+        """The process's instance (loaded on first use)."""
+        with _LOCK:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def _collect(self, wav: Any, n: int, _events: Any) -> int:
+        if n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        return 0
+
+    def _set_voice(self, voice_name: str) -> None:
+        if self.lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
+            raise ValueError(f"espeak-ng has no voice '{voice_name}'")
+
+    def synthesize_here(self, ssml: str, voice_name: str) -> np.ndarray:
+        """int16 samples of `ssml`, synthesized in this process (not thread-safe on its own).
+
+        The result depends on what this process synthesized before (see `synthesize`): only
+        benchmarks call it directly.
+        """
+        self._set_voice(voice_name)
+        self._chunks = []
+        # Breathy variants draw noise from libc rand() and espeak's own generator: seed both.
+        self.libc.srand(RAND_SEED)
+        self.lib.espeak_ng_SetRandSeed(RAND_SEED)
+        data = ssml.encode("utf-8") + b"\0"
+        rc = self.lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8 | ESPEAK_SSML, None, None)
+        if rc != 0:
+            raise RuntimeError(f"espeak_Synth failed (error {rc}) for voice '{voice_name}'")
+        self.lib.espeak_Synchronize()
+        chunks, self._chunks = self._chunks, []
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+
+    def synthesize(self, ssml: str, voice_name: str) -> np.ndarray:
+        """float32 samples of `ssml`, synthesized in a forked child so every clip starts from
+        the same engine state.
+
+        libespeak-ng carries state from one utterance into the next (the output of a
+        sentence depends on what was spoken before it), which would make a clip depend on
+        build order. The parent never synthesizes; each fork does one clip and exits.
+        """
+        with _LOCK:
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # child: synthesize, send int16 samples (or an error), exit at once
+                os.close(read_fd)
+                try:
+                    payload = b"A" + self.synthesize_here(ssml, voice_name).astype("<i2").tobytes()
+                except Exception as e:  # reported to the parent, which raises it
+                    payload = b"E" + f"{type(e).__name__}: {e}".encode()
+                with os.fdopen(write_fd, "wb") as f:
+                    f.write(payload)
+                os._exit(0)
+            os.close(write_fd)
+            with os.fdopen(read_fd, "rb") as f:
+                payload = f.read()
+            _, status = os.waitpid(pid, 0)
+        if not payload or status != 0:
+            raise RuntimeError(f"espeak-ng worker for voice '{voice_name}' died (status {status})")
+        if payload[:1] == b"E":
+            message = payload[1:].decode()
+            raise (ValueError if message.startswith("ValueError") else RuntimeError)(message)
+        return np.frombuffer(payload[1:], dtype="<i2").astype(np.float32) / 32768.0
+
+    def phonemes(self, text: str, voice_name: str) -> str:
+        """IPA of `text` read with `voice_name`; clauses joined by a space (thread-safe)."""
+        buf = ctypes.create_string_buffer(text.encode("utf-8"))
+        ptr = ctypes.c_void_p(ctypes.addressof(buf))
+        parts: list[str] = []
+        with _LOCK:
+            self._set_voice(voice_name)
+            while ptr.value:
+                res = self.lib.espeak_TextToPhonemes(ctypes.byref(ptr), ESPEAK_CHARS_UTF8, IPA_MODE)
+                if res:
+                    parts.append(res.decode("utf-8").strip())
+        return " ".join(p for p in parts if p)
+
+
+def phonemize(text: str, voice_name: str) -> str:
+    """IPA phonemes of `text` as libespeak-ng 1.52 reads it with the voice `voice_name`
+    (``de``, ``en-us``, ``cmn``, …): words separated by spaces, stress marks kept, clauses
+    joined by a space, punctuation dropped. Thread-safe (holds the library lock); runs in this
+    process, no fork. An unknown voice is a `ValueError`.
+
+    >>> phonemize("Guten Tag", "de")
+    'ɡˈuːtən tˈɑːk'
+    """
+    return LibEspeak.get().phonemes(text, voice_name)
+
+
+def known_voices() -> set[str]:
+    """Voice names libespeak-ng 1.52 answers to, lower case (language files: ``de``, ``en-us``)."""
+    root = Path(require("espeakng_loader", "tts").get_data_path()) / "lang"
+    return {p.name.lower() for p in root.rglob("*") if p.is_file()}
