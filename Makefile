@@ -1,5 +1,6 @@
 # M5SER: `make demo` builds the mini recipe end to end; `make test` runs the test suite.
-# Both install what is missing first (Debian packages, then a .venv in the repo root).
+# Both install what is missing first (Debian packages, then a .venv in the repo root); the demo
+# also installs what the README's load_dataset example needs to decode audio (`audio` extra).
 SHELL := /bin/bash
 PY     := .venv/bin/python
 PIP    := .venv/bin/pip
@@ -7,6 +8,7 @@ RECIPE ?= manifests/recipes/mini.yaml
 TRAIN_RECIPE ?= manifests/recipes/train.yaml
 TRAIN_CONFIG ?= manifests/train/stage1.yaml
 TORCH  := torch==2.14.1
+TORCH_CPU := torch==2.13.0
 export PYTHONHASHSEED := 0
 PREFECT_PORT ?= 4200
 # Prefect keeps its state (SQLite database, profiles) in the repo's .prefect/ (git-ignored) and
@@ -14,7 +16,7 @@ PREFECT_PORT ?= 4200
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo train xtts test shards build validate report quality install install-test engines clean serve
+.PHONY: demo train xtts test shards build validate report quality install install-audio install-test engines clean serve
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -35,6 +37,19 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 	PYTHON=$(PY) bash scripts/install-engines.sh
 	touch $@
 
+# Decoding the built shards with `datasets` (the README's load_dataset example): torchcodec, in the
+# release built for the venv's torch. A venv without torch gets the light pair, the CPU torch on
+# disk first and then the `audio` extra (torchcodec 0.13); one with make test's torch 2.14.1 gets
+# the `hf` extra (torchcodec 0.17) and so stays as it is.
+.venv/.stamp-audio: pyproject.toml .venv/.stamp-core
+	@torch=$$($(PY) -c 'import torch; print(torch.__version__)' 2>/dev/null || true); \
+	case "$$torch" in \
+	  "")     set -x; $(PIP) install -q "$(TORCH_CPU)" && $(PIP) install -q -e ".[audio]" ;; \
+	  2.13.*) set -x; $(PIP) install -q -e ".[audio]" ;; \
+	  *)      set -x; $(PIP) install -q "$(TORCH)" && $(PIP) install -q -e ".[hf]" ;; \
+	esac
+	touch $@
+
 # XTTS-v2 lives in its own environment (coqui-tts needs torchaudio, hence torch 2.9.1).
 .venv-xtts/.stamp-xtts: scripts/install-xtts.sh
 	bash scripts/install-xtts.sh
@@ -42,11 +57,12 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 xtts: .venv-xtts/.stamp-xtts
 
 install: .venv/.stamp-core
+install-audio: .venv/.stamp-audio
 install-test: .venv/.stamp-test
 engines: .venv/.stamp-core
 	PYTHON=$(PY) bash scripts/install-engines.sh
 
-demo: install
+demo: install install-audio
 	$(PY) -m m5ser.cli build $(RECIPE)
 
 build: demo
@@ -81,9 +97,11 @@ train: install-test
 test: install-test
 	$(PY) -m pytest -q
 
+# Lint, format, and the import rules of pyproject.toml's [tool.importlinter].
 quality: install-test
 	.venv/bin/ruff check m5ser tests flows bench scripts
 	.venv/bin/ruff format --check m5ser tests flows bench scripts
+	.venv/bin/lint-imports
 
 clean:
 	rm -rf out

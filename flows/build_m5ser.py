@@ -248,6 +248,6 @@ def summary(results: list[LanguageResult]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from m5ser.cli import main  # the one front door: `python -m flows.build_m5ser ...` is `m5ser build ...`
-
-    main(["build", *sys.argv[1:]])
+    # The one front door: `python -m flows.build_m5ser ARGS` is `m5ser build ARGS` (same options,
+    # same defaults). A new program image, not an import: the flow module never imports the CLI.
+    os.execv(sys.executable, [sys.executable, "-m", "m5ser.cli", "build", *sys.argv[1:]])

@@ -16,6 +16,7 @@ import soundfile as sf
 from m5ser.audio import wav_bytes
 from m5ser.config import load_emotions
 from m5ser.schema import SAMPLE_RATE as SR
+from m5ser.shards.parquet import SCHEMA as SHARD_SCHEMA  # the one shard column list
 
 EMOTIONS_FILE = Path(__file__).resolve().parents[2] / "manifests" / "emotions.yaml"
 """The repo's emotions manifest (label set and aliases), for tests and benches."""
@@ -36,26 +37,6 @@ EMOTION_CUES: dict[str, tuple[float, float, float, float]] = {
     "disgust": (0.80, 0.12, 0.15, 2.0),
     "surprise": (1.45, 0.45, 0.30, 4.5),
 }
-
-SHARD_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("audio", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
-        ("lang", pa.string()),
-        ("text", pa.string()),
-        ("emotion", pa.string()),
-        ("speaker_id", pa.string()),
-        ("gender", pa.string()),
-        ("tts_backend", pa.string()),
-        ("voice", pa.string()),
-        ("source_id", pa.string()),
-        ("source_corpus", pa.string()),
-        ("split", pa.string()),
-        ("intensity", pa.float64()),
-        ("duration_s", pa.float64()),
-        ("sample_rate", pa.int64()),
-    ]
-)
 
 
 def emotional_signal(

@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from m5ser.config import FilterConfig
 from m5ser.quality.metrics import signal_metrics
-from m5ser.quality.signal import SignalFilter, TextLengthFilter
+from m5ser.quality.signal import SignalFilter, SignalThresholds, TextLength, TextLengthFilter
+from m5ser.quality.threshold import MetricFilter, MetricThreshold
 from m5ser.schema import Utterance
 from m5ser.steps import chain
 
@@ -31,19 +31,36 @@ GOOD = {"duration_s": 2.0, "clipping_ratio": 0.0, "rms_dbfs": -20.0, "leading_si
     ],
 )
 def test_signal_filter_thresholds(change, reason):
-    cfg = FilterConfig(min_duration_s=0.4, max_duration_s=20.0, min_rms_dbfs=-40.0, min_snr_db=20.0)
+    cfg = SignalThresholds(min_duration_s=0.4, max_duration_s=20.0, min_rms_dbfs=-40.0, min_snr_db=20.0)
     utt = Utterance(id="x", metrics={**GOOD, **change})
     [out] = list(SignalFilter(cfg)([utt]))
     assert out.drop_reason == reason
 
 
 def test_filters_pass_dropped_items_through_and_count():
-    cfg = FilterConfig(min_chars=3)
     items = [Utterance(id="a", text="ok"), Utterance(id="b", text="fine"), Utterance(id="c", drop_reason="tts_error")]
-    text_filter = TextLengthFilter(cfg)
+    text_filter = TextLengthFilter(TextLength(min_chars=3))
     out = list(chain(items, [text_filter]))
     assert [(u.id, u.drop_reason) for u in out] == [("a", "text_length"), ("b", None), ("c", "tts_error")]
-    assert text_filter.dropped == {"text_length": 1}
+    assert text_filter.counts == {"text_length": 1}
+
+
+@pytest.mark.parametrize(
+    ("metrics", "reason"),
+    [({"speech_ratio": 0.49}, "low_speech"), ({"speech_ratio": 0.5}, None), ({"speech_ratio": 0.95}, None),
+     ({"speech_ratio": 0.96}, "low_speech")],
+)  # fmt: skip
+def test_metric_filter_compares_strictly(metrics, reason):
+    step = MetricFilter(MetricThreshold(metric="speech_ratio", reason="low_speech", min=0.5, max=0.95))
+    [out] = list(step([Utterance(id="x", metrics=metrics)]))
+    assert out.drop_reason == reason
+
+
+def test_metric_filter_on_a_missing_metric_says_which_step_is_missing():
+    with pytest.raises(KeyError, match="metric 'wer' is missing"):
+        list(MetricFilter(MetricThreshold(metric="wer", reason="high_wer", max=0.3))([Utterance(id="x")]))
+    keep = MetricFilter(MetricThreshold(metric="wer", reason="high_wer", max=0.3, missing="keep"))
+    assert [u.drop_reason for u in keep([Utterance(id="x")])] == [None]
 
 
 def tone(seconds: float, amplitude: float = 0.3) -> np.ndarray:
