@@ -16,7 +16,7 @@ PREFECT_PORT ?= 4200
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo train xtts test shards build validate report quality install install-audio install-test engines clean serve
+.PHONY: demo train xtts test shards build validate report quality install install-audio install-quality install-text install-test engines clean serve
 
 .venv/bin/python:
 	python3 -m venv .venv
@@ -33,7 +33,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 # torch first (the build that lies on disk), so nothing else can pull another one.
 .venv/.stamp-test: pyproject.toml .venv/.stamp-core scripts/install-engines.sh
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[hf,tts,train,dask,test]"
+	$(PIP) install -q -e ".[hf,tts,train,dask,test,quality,text,llm,hub,export]"
+	$(PIP) install -q --no-deps Resemblyzer==0.1.4
 	PYTHON=$(PY) bash scripts/install-engines.sh
 	touch $@
 
@@ -62,7 +63,20 @@ install-test: .venv/.stamp-test
 engines: .venv/.stamp-core
 	PYTHON=$(PY) bash scripts/install-engines.sh
 
-demo: install install-audio
+# The quality checks (after the audio extra, so torch is already there and stays).
+.venv/.stamp-quality: pyproject.toml .venv/.stamp-core .venv/.stamp-audio
+	$(PIP) install -q -e ".[quality]"
+	$(PIP) install -q --no-deps Resemblyzer==0.1.4
+	touch $@
+install-quality: .venv/.stamp-quality
+
+# The text checks of the demo recipe (language ID, adequacy, normalization): no torch.
+.venv/.stamp-text: pyproject.toml .venv/.stamp-core
+	$(PIP) install -q -e ".[text]"
+	touch $@
+install-text: .venv/.stamp-text
+
+demo: install install-audio install-quality install-text
 	$(PY) -m m5ser.cli build $(RECIPE)
 
 build: demo

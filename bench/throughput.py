@@ -1,66 +1,127 @@
-"""Demo pipeline throughput vs the bare espeak-ng engine on the same sentences, side by side.
+"""Pipeline throughput vs the bare espeak-ng engine on the same sentences, side by side.
 
-Usage: .venv/bin/python bench/throughput.py [--recipe manifests/recipes/mini.yaml] [--lang de] [--n 200]
-Prints clips/s of (a) the bare engine (libespeak-ng, one call per sentence, no prosody),
-(b) the engine as the pipeline calls it (fresh fork per clip, emotion SSML) and (c) the
-whole per-language build (plan, synth, voice quality, trim, metrics, filters, shards), and
-their ratios. Each run writes into a temporary folder.
+Usage: .venv/bin/python bench/throughput.py [--recipe manifests/recipes/mini.yaml] [--lang de]
+                                            [--n 120] [--repeat 3]
+
+Each repeat measures, on the same planned clips and in this order:
+  bare        libespeak-ng in-process, one call per sentence, no prosody (no fork)
+  fork-worker the previous design: a fork of this (large) process per clip, emotion SSML
+  as called   the espeak backend as the pipeline calls it (a zygote child per clip, emotion SSML)
+  render      voice-quality rendering of the synthesized clips (`dsp.apply_voice_quality`)
+  pipeline-signal   the whole per-language build with the recipe's steps up to the signal
+                    checks (plan, synth, voice quality, trim, signal metrics, signal filter, shards)
+  pipeline-all      the whole build with every step of the recipe (quality checks included)
+Prints clips/s and ratios (to bare, and pipeline-signal / as called; render / synthesis per
+clip) per repeat, then the median and the spread (min-max) over repeats. Other processes
+share the cores, so only ratios measured in the same repeat mean anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from m5ser.config import load_recipe, voices_for
+from m5ser.config import Recipe, load_emotions, load_recipe, voices_for
 from m5ser.pipeline.build import build_language
 from m5ser.pipeline.plan import plan_language, planned_clips
-from m5ser.schema import Prosody, Voice
+from m5ser.schema import SAMPLE_RATE, Prosody
+from m5ser.tts import dsp
 from m5ser.tts.engines.espeak import EspeakSynthesizer
 from m5ser.tts.engines.libespeak import LibEspeak
+from m5ser.tts.ssml import build_ssml
+
+SIGNAL_STEPS = ("synthesize", "signal", "signal_filter")
+"""Clip steps kept in the `pipeline-signal` variant (every plan step is kept too)."""
+
+
+def scratch(recipe: Recipe, folder: Path, *, signal_only: bool) -> Recipe:
+    """`recipe` writing into `folder`; with `signal_only`, clip steps other than SIGNAL_STEPS removed."""
+    steps = recipe.steps
+    if signal_only:
+        last_plan = max(i for i, s in enumerate(steps) if s.name == "cast")
+        steps = steps[: last_plan + 1] + tuple(s for s in steps[last_plan + 1 :] if s.name in SIGNAL_STEPS)
+    return dataclasses.replace(recipe, output=folder / "m5ser", work_dir=folder / "work", steps=steps)
+
+
+def timed(fn, n: int) -> float:
+    """Clips per second of `fn()` over `n` clips."""
+    start = time.perf_counter()
+    fn()
+    return n / (time.perf_counter() - start)
+
+
+def one_repeat(recipe: Recipe, lang: str, n: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        planned = planned_clips(plan_language(scratch(recipe, Path(tmp) / "plan", signal_only=False), lang), n)
+        voices = {v.id: v for v in voices_for(recipe, lang)}
+        spec = load_emotions(recipe.emotions)
+        engine = LibEspeak.get()
+        synth = EspeakSynthesizer()
+        docs = [(build_ssml(u.text, Prosody(**u.prosody), []), voices[u.speaker_id].voice) for u in planned]
+        out: dict[str, float] = {}
+        out["bare"] = timed(lambda: [engine.synthesize_here(u.text, voices[u.speaker_id].voice) for u in planned], n)
+        out["fork-worker"] = timed(lambda: [engine.fork_synthesize(d, v) for d, v in docs], n)
+        clips = []
+
+        def as_called() -> None:
+            for u in planned:
+                x, sr = synth.synthesize(u.text, voices[u.speaker_id], Prosody(**u.prosody))
+                clips.append((u, x, sr))
+
+        out["as called"] = timed(as_called, n)
+        from m5ser import audio
+
+        resampled = [(u, audio.resample(x, sr, SAMPLE_RATE)) for u, x, sr in clips]
+
+        def render() -> None:
+            for u, x in resampled:
+                q = dsp.voice_quality_for(u.emotion, u.intensity, spec.voice_quality)
+                dsp.apply_voice_quality(x, SAMPLE_RATE, q, seed=int(u.id[:8], 16))
+
+        out["render"] = timed(render, n)
+        for name, signal_only in (("pipeline-signal", True), ("pipeline-all", False)):
+            r = scratch(recipe, Path(tmp) / name, signal_only=signal_only)
+            start = time.perf_counter()
+            result = build_language(r, lang, limit=n, progress=False)
+            out[name] = result.planned / (time.perf_counter() - start)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipe", default="manifests/recipes/mini.yaml")
     parser.add_argument("--lang", default="de")
-    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--n", type=int, default=120)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        recipe = load_recipe(args.recipe)
-        recipe = dataclasses.replace(recipe, output=Path(tmp) / "m5ser", work_dir=Path(tmp) / "work")
-        planned = planned_clips(plan_language(recipe, args.lang), args.n)
-        voices = {v.id: v for v in voices_for(recipe, args.lang)}
-
-        engine = LibEspeak.get()
-        start = time.perf_counter()
-        for utt in planned:
-            engine.synthesize_here(utt.text, voices[utt.speaker_id].voice)  # the bare library call, in-process
-        bare = len(planned) / (time.perf_counter() - start)
-
-        synth = EspeakSynthesizer()
-        start = time.perf_counter()
-        for utt in planned:
-            voice: Voice = voices[utt.speaker_id]
-            synth.synthesize(utt.text, voice, Prosody(**utt.prosody))
-        forked = len(planned) / (time.perf_counter() - start)
-
-        start = time.perf_counter()
-        result = build_language(recipe, args.lang, limit=len(planned), progress=False)
-        pipeline = result.planned / (time.perf_counter() - start)
-
-    print(f"{len(planned)} '{args.lang}' sentences from {args.recipe}")
-    print(f"{'stage':<42}{'clips/s':>10}{'ratio to bare':>16}")
-    for name, rate in [
-        ("bare libespeak-ng (no prosody, in-process)", bare),
-        ("espeak backend (fork per clip, emotion SSML)", forked),
-        ("full pipeline (synth+quality+filters+shards)", pipeline),
-    ]:
-        print(f"{name:<42}{rate:>10.1f}{rate / bare:>16.3f}")
+    recipe = load_recipe(args.recipe)
+    clip_steps = [s.name for s in recipe.steps[[s.name for s in recipe.steps].index("cast") + 1 :]]
+    print(f"{args.n} '{args.lang}' clips from {args.recipe}; clip steps {clip_steps}; {args.repeat} repeats")
+    runs = []
+    for i in range(args.repeat):
+        r = one_repeat(recipe, args.lang, args.n)
+        ratios = {
+            "pipeline-signal / as called": r["pipeline-signal"] / r["as called"],
+            "render / synthesis (time per clip)": r["as called"] / r["render"],
+            "as called / fork-worker": r["as called"] / r["fork-worker"],
+        }
+        runs.append((r, ratios))
+        cells = "  ".join(f"{k} {v:.1f}" for k, v in r.items())
+        print(f"repeat {i + 1}: clips/s  {cells}")
+    print(f"\n{'stage':<22}{'clips/s median':>16}{'min-max':>16}{'ratio to bare':>16}")
+    for key in runs[0][0]:
+        vals = [r[key] for r, _ in runs]
+        bare = statistics.median(r[key] / r["bare"] for r, _ in runs)
+        print(f"{key:<22}{statistics.median(vals):>16.1f}{f'{min(vals):.1f}-{max(vals):.1f}':>16}{bare:>16.3f}")
+    print()
+    for key in runs[0][1]:
+        vals = [q[key] for _, q in runs]
+        print(f"{key:<36} median {statistics.median(vals):.2f}  (min {min(vals):.2f}, max {max(vals):.2f})")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner
 from prefect.tasks import exponential_backoff
 
 from m5ser.config import Recipe, load_recipe
+from m5ser.errors import InputError
 from m5ser.hub.publish import publish
 from m5ser.hub.stats import quality_rows, read_stats
 from m5ser.pipeline.build import clear_language
@@ -53,6 +54,18 @@ from m5ser.pipeline.orchestrate import (
 from m5ser.pipeline.plan import plan_language
 from m5ser.pipeline.units import PartResult, run_part
 from m5ser.pipeline.validate import validate_recipe
+
+
+def retry_unless_bad_input(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed task unless its error is about the input (deterministic: the same again)."""
+    try:
+        state.result()
+    except InputError:
+        return False
+    except Exception:  # any other failure may be transient: the retry policy decides
+        return True
+    return True
+
 
 DEFAULT_RECIPE = "manifests/recipes/mini.yaml"
 RESULTS_DIR = "prefect-results"
@@ -72,6 +85,7 @@ def load_checked(recipe: str, root: str, fingerprint: str, wav: bool = False) ->
     task_run_name="plan-{lang}",
     cache_policy=NO_CACHE,  # the plan's completion marker is the cache (keyed by the recipe fingerprint)
     retries=1,
+    retry_condition_fn=retry_unless_bad_input,
     retry_delay_seconds=5,
 )
 def plan_language_task(recipe: str, root: str, fingerprint: str, lang: str) -> int:
@@ -85,6 +99,7 @@ def plan_language_task(recipe: str, root: str, fingerprint: str, lang: str) -> i
     cache_policy=INPUTS + TASK_SOURCE,
     persist_result=True,
     retries=2,
+    retry_condition_fn=retry_unless_bad_input,
     retry_delay_seconds=exponential_backoff(backoff_factor=5),
     retry_jitter_factor=0.5,
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -13,10 +15,12 @@ from rich.console import Console
 from rich.table import Table
 
 from m5ser.config import RecipeError, load_recipe
+from m5ser.errors import InputError
 from m5ser.hub.publish import publish
 from m5ser.pipeline.merge import LanguageResult
 from m5ser.pipeline.orchestrate import DEFAULT_PARTS
 from m5ser.pipeline.validate import validate_recipe
+from m5ser.registry import MissingDependencyError
 
 app = typer.Typer(help="Build the M5SER multilingual synthetic speech-emotion dataset.", no_args_is_help=True)
 console = Console()
@@ -31,12 +35,40 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
+def prefect_defaults(work_dir: Path) -> None:
+    """Prefect keeps its state in the recipe's work folder unless the user chose a home (never
+    ``~/.prefect`` behind the user's back), sends no telemetry, and a loaded machine gets more
+    time to start the temporary API server. Call before Prefect is imported."""
+    os.environ.setdefault("PREFECT_HOME", str(Path(work_dir).resolve() / "prefect-home"))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+class _OneLine(logging.Filter):
+    """Drops the traceback of a bad-input error from log records: the CLI prints its one clear line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], InputError):
+            record.msg, record.args = record.getMessage(), ()
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_input_errors() -> None:
+    """Keep Prefect's task and flow loggers (in this process) from printing tracebacks of bad-input errors."""
+    for name in ("prefect.task_runs", "prefect.flow_runs", "prefect"):
+        logging.getLogger(name).addFilter(_OneLine())
+
+
 def _summary(results: list[LanguageResult], seconds: float) -> None:
     table = Table(title=f"M5SER build ({seconds:.0f} s)")
-    for col in ("lang", "planned", "kept", "dropped", "hours", "shards"):
+    for col in ("lang", "planned", "kept", "dropped", "text dropped", "hours", "shards"):
         table.add_column(col)
     for r in results:
-        table.add_row(r.lang, str(r.planned), str(r.kept), json.dumps(r.dropped), f"{r.hours:.3f}", str(len(r.shards)))
+        text = json.dumps(r.text_dropped)
+        table.add_row(
+            r.lang, str(r.planned), str(r.kept), json.dumps(r.dropped), text, f"{r.hours:.3f}", str(len(r.shards))
+        )
     console.print(table)
 
 
@@ -62,12 +94,15 @@ def build(
     Runs the Prefect flow `build-m5ser` in-process (a temporary local API unless
     PREFECT_API_URL is set). Finished plans and work units are reused (resume); --force
     redoes them."""
-    from flows.build_m5ser import build_m5ser
-    from flows.build_m5ser import summary as build_summary  # lazy: Prefect takes a few seconds to import
-
     _setup_logging(verbose)
     cfg = load_recipe(recipe)
     validate_recipe(cfg)
+    prefect_defaults(cfg.work_dir)
+    if not verbose:
+        quiet_input_errors()
+    from flows.build_m5ser import build_m5ser
+    from flows.build_m5ser import summary as build_summary  # lazy: Prefect takes a few seconds to import
+
     start = time.perf_counter()
     results = build_m5ser(
         recipe=str(recipe),
@@ -119,6 +154,26 @@ def report(recipe: RecipeArg) -> None:
     publish(load_recipe(recipe))
 
 
+@app.command()
+def verify(out: Annotated[Path, typer.Argument(help="A published folder, e.g. out/m5ser")]) -> None:
+    """Check a published folder: shard checksums and row counts recorded at write time, ids
+    against the manifests, audio that decodes. Exit 1 on any mismatch."""
+    from m5ser.shards.verify import verify as verify_folder
+
+    verdicts = verify_folder(out)
+    table = Table(title=f"verify {out}")
+    for col in ("lang", "shards", "clips", "problems"):
+        table.add_column(col)
+    for v in verdicts:
+        table.add_row(v.lang, str(v.shards), str(v.clips), str(len(v.problems)))
+    console.print(table)
+    for v in verdicts:
+        for problem in v.problems:
+            console.print(f"[red]{v.lang}[/red]: {problem}", soft_wrap=True)
+    if not verdicts or not all(v.ok for v in verdicts):
+        raise typer.Exit(1)
+
+
 @app.command("download")
 def download_corpus(
     corpus: Annotated[str, typer.Argument(help="xed | goemotions (see manifests/corpora.yaml)")],
@@ -133,6 +188,75 @@ def download_corpus(
     console.print(f"{corpus}: {len(files)} files in {to / corpus}")
 
 
+@app.command()
+def push(
+    recipe: Annotated[Path, typer.Argument(help="Recipe whose output folder is pushed")] = Path(
+        "manifests/recipes/mini.yaml"
+    ),
+    repo_id: Annotated[
+        str | None, typer.Option("--repo-id", help="USER/NAME (default: the recipe's hub.repo_id)")
+    ] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages (repeatable)")] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private")] = False,
+    revision: Annotated[str, typer.Option("--revision", help="Branch to push to")] = "main",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; needs no token")] = False,
+    token_file: Annotated[Path | None, typer.Option("--token-file", help="File holding the token")] = None,
+    commit_files: Annotated[int, typer.Option(help="Files per commit (the Hub advises fewer than 100)")] = 50,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Push the recipe's output folder to a Hub dataset repo, resumably (see m5ser/hub/push.py).
+
+    Unchanged files (same hash as the remote) are not sent; the card merges the remote card's
+    configs; other languages' files are never touched. Token: --token-file, HF_TOKEN or
+    `hf auth login`."""
+    from m5ser.hub.push import PushError, PushOptions, plan_rows
+    from m5ser.hub.push import push as run_push
+
+    _setup_logging(verbose)
+    cfg = load_recipe(recipe)
+    repo = repo_id or cfg.hub.repo_id
+    if not repo:
+        console.print("[red]no repo id:[/red] pass --repo-id USER/NAME or set hub.repo_id in the recipe")
+        raise typer.Exit(2)
+    opts = PushOptions(
+        repo_id=repo, languages=tuple(lang or ()), private=private, revision=revision, max_commit_files=commit_files
+    )
+    try:
+        result = run_push(cfg, opts, token_file=token_file, dry_run=dry_run, say=console.print)
+    except PushError as e:
+        console.print(f"[red]push failed:[/red] {e}")
+        raise typer.Exit(1) from e
+    table = Table(title=f"{'plan' if dry_run else 'pushed'}: {repo}@{revision}")
+    for col in ("path", "action", "bytes"):
+        table.add_column(col)
+    for row in plan_rows(result.plan):
+        table.add_row(*row)
+    console.print(table)
+    summary = result.plan.summary()
+    console.print(
+        " ".join(f"{a}: {v['files']} files, {v['bytes']} bytes;" for a, v in summary.items())
+        + f" commits: {len(result.commits)}; {result.seconds:.1f} s"
+    )
+
+
+@app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Argument(help="Folder to write the export to")],
+    fmt: Annotated[str, typer.Option("--format", help="lhotse | nemo | webdataset")],
+    source: Annotated[Path, typer.Option("--from", help="A published M5SER folder")] = Path("out/m5ser"),
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only these languages (repeatable)")] = None,
+) -> None:
+    """Export a published folder for lhotse (recordings + supervisions), NeMo (JSONL) or WebDataset (tars)."""
+    from m5ser.hub.export import ExportError, export
+
+    try:
+        written = export(source, out, fmt, languages=tuple(lang or ()))
+    except ExportError as e:
+        console.print(f"[red]export failed:[/red] {e}")
+        raise typer.Exit(1) from e
+    console.print(f"{fmt}: {len(written)} files in {out}")
+
+
 def _mount_training() -> None:
     """`m5ser train ...` and `m5ser eval ...` (torch is imported only when they run)."""
     from m5ser.train.cli import eval_command, train_app
@@ -144,9 +268,38 @@ def _mount_training() -> None:
 _mount_training()
 
 
+def _mount_models() -> None:
+    """`m5ser models list | fetch NAME | path NAME` (the shared model store)."""
+    from m5ser.models.cli import models_app
+
+    app.add_typer(models_app, name="models")
+
+
+_mount_models()
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Run the command line (`argv` defaults to the process's arguments)."""
-    app(args=argv)
+    """Run the command line (`argv` defaults to the process's arguments). Bad input ends in one
+    clear line on stderr and exit code 2 (the traceback too with --verbose)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args)
+    except (InputError, MissingDependencyError, ModuleNotFoundError) as e:
+        if "--verbose" in args or "-v" in args:
+            raise
+        if isinstance(e, ModuleNotFoundError) and not isinstance(e, MissingDependencyError):
+            e = MissingDependencyError(
+                f"'{e.name}' is not installed: {_EXTRA_HINT.get(args[0] if args else '', _HINT)}"
+            )
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+_HINT = "install the extras this command needs: pip install -e '.[hf,tts,train,dask,test]' (make test does)"
+_EXTRA_HINT = {
+    "train": "training needs the train extra: pip install -e '.[train]' (make train installs it)",
+    "eval": "evaluation needs the train extra: pip install -e '.[train]' (make train installs it)",
+}
 
 
 if __name__ == "__main__":

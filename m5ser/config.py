@@ -10,11 +10,13 @@ dataclasses are checked by `m5ser.pipeline.validate` before any audio is made.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
 import types
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, Union
@@ -22,10 +24,11 @@ from typing import Any, TypeVar, Union
 import yaml
 
 from m5ser import registry
+from m5ser.errors import InputError
 from m5ser.schema import Voice
 
 
-class RecipeError(ValueError):
+class RecipeError(InputError):
     """A recipe, emotion or voices file that does not validate; names file and field."""
 
 
@@ -248,7 +251,30 @@ def parse_section(cls: type[T], data: Any, where: str) -> T:
             values[name] = _coerce(data[name], hints[name], key(name))
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise RecipeError(f"{key(name)}: missing (required)")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except RecipeError as e:  # a range rule of the section (its __post_init__) names the field
+        raise RecipeError(key(str(e))) from None
+
+
+def check_range(obj: Any, name: str, low: float | None = None, high: float | None = None) -> None:
+    """Raise RecipeError ``<name>: must be >= low`` (or ``<= high``) for a field of `obj`.
+
+    >>> @dataclass
+    ... class Quota:
+    ...     per_emotion: int = 1
+    ...     def __post_init__(self):
+    ...         check_range(self, "per_emotion", low=1)
+    >>> parse_section(Quota, {"per_emotion": 0}, "steps[1].select")
+    Traceback (most recent call last):
+    ...
+    m5ser.config.RecipeError: steps[1].select.per_emotion: must be >= 1, got 0
+    """
+    value = getattr(obj, name)
+    if low is not None and value < low:
+        raise RecipeError(f"{name}: must be >= {low}, got {value}")
+    if high is not None and value > high:
+        raise RecipeError(f"{name}: must be <= {high}, got {value}")
 
 
 # --- recipe ---------------------------------------------------------------------------
@@ -309,12 +335,17 @@ class SplitConfig:
     holdout_speakers: tuple[str, ...] = ()  # speaker ids whose clips all go to test
 
 
+AUDIO_FORMATS: tuple[str, ...] = ("flac", "wav")
+"""Encodings of the shards' audio column (`shards.audio_format`; m5ser.shards.parquet encodes them)."""
+
+
 @dataclass(frozen=True)
 class ShardConfig:
     """Parquet shards and sidecars."""
 
     max_shard_mb: float = 200.0  # audio megabytes per shard (a new shard starts when the next clip would exceed it)
     wav: bool = False  # also write WAV sidecars under wav/<lang>/
+    audio_format: str = "flac"  # audio column: "flac" (lossless, ~0.5x of PCM: bench/storage.py) or "wav" (PCM16)
 
     @property
     def max_bytes(self) -> int:
@@ -357,13 +388,48 @@ class Recipe:
         return self.emotions
 
     def fingerprint(self) -> str:
-        """Hash of the recipe contents (for completion markers and the pipeline dump)."""
-        return hashlib.sha256(json.dumps(self.raw, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        """Hash of the recipe and of the *contents* of every file it reads (sources, emotions
+        file, the languages' speaker banks): the key of plans, completion markers and caches, so
+        editing a source row or a voice changes it, and renaming nothing changes nothing."""
+        inputs = [s.path for s in self.sources.values()] + [self.emotions]
+        inputs += [self.voices_dir / f"{lang}.yaml" for lang in self.languages]
+        blob = json.dumps(self.raw, sort_keys=True, default=str) + files_digest(inputs)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def labels(self) -> tuple[str, ...]:
         """The labels this recipe builds, in the order of the emotions file."""
         spec = load_emotions(self.emotions)
         return tuple(e for e in spec.labels if not self.build.emotions or e in self.build.emotions)
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of one file's bytes (cached while its size and mtime stay the same)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def files_digest(paths: Iterable[Path]) -> str:
+    """One hash over the contents of `paths` (files, or folders read recursively; missing: noted).
+
+    >>> files_digest([Path("/nonexistent")]) == files_digest([Path("/nonexistent")])
+    True
+    """
+    h = hashlib.sha256()
+    for root in paths:
+        root = Path(root)
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+        for f in files:
+            h.update(str(f.relative_to(root) if root.is_dir() else f.name).encode())
+            if f.is_file():
+                st = f.stat()
+                h.update(_file_digest(str(f), st.st_size, st.st_mtime_ns).encode())
+            else:
+                h.update(b"<missing>")
+    return h.hexdigest()
 
 
 def _steps(raw: Any) -> list[dict[str, Any]]:
@@ -460,6 +526,8 @@ def _check(recipe: Recipe) -> None:
         raise RecipeError("splits: dev + test must be within [0, 1)")
     if recipe.shards.max_shard_mb <= 0:
         raise RecipeError("shards.max_shard_mb: must be > 0")
+    if recipe.shards.audio_format not in AUDIO_FORMATS:
+        raise RecipeError(f"shards.audio_format: '{recipe.shards.audio_format}' is not one of {list(AUDIO_FORMATS)}")
 
 
 def voices_for(recipe: Recipe, lang: str) -> list[Voice]:

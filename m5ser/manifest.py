@@ -10,18 +10,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
+from m5ser.errors import LocatedError
 from m5ser.schema import Utterance
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class ManifestError(ValueError):
+class ManifestError(LocatedError):
     """A manifest line that cannot be read, with its file and line number."""
 
-    def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}")
-        self.path, self.line, self.reason = path, line, message
+    def __init__(self, path: str | Path, line: int, message: str, field: str = "") -> None:
+        super().__init__(path, line, field, message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self.path), self.line, self.reason, self.field)
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -210,7 +210,7 @@ def write_tiny_recipe(
         data["languages"] = languages
     params = {"select": {"per_emotion": per_emotion}, **(step_params or {})}
     steps = []
-    for entry in data["steps"]:
+    for entry in overrides.pop("steps", data["steps"]):
         name, value = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
         steps.append({name: {**(value or {}), **params.get(name, {})}})
     data["steps"] = steps

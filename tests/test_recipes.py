@@ -37,5 +37,6 @@ def test_a_case_that_does_not_hold_reports_the_mismatch(tmp_path):
 
 def test_mini_validates_against_the_installed_engines():
     findings = validate_recipe(load_recipe(ROOT / "manifests/recipes/mini.yaml", root=ROOT))
-    assert len(findings) == 7
-    assert all("ingest → select → translate → cast" in line for line in findings)
+    assert len(findings) == 8
+    assert all("ingest → select → translate → text_shape" in line and "normalize → cast" in line for line in findings)
+    assert any(line.startswith("es:") and "routes (en:apertium:en-es, es:parallel)" in line for line in findings)

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from m5ser.config import Recipe, is_commercial_ok, load_emotions, load_yaml
+from m5ser.errors import InputError
 from m5ser.hub.report import kept_table, md_table, text_drops_table
 from m5ser.hub.stats import Stats
 from m5ser.manifest import write_text_atomic
@@ -44,7 +45,7 @@ NOT_RECORDED = "not recorded"
 """Licence shown for a speaker that is not in the speaker bank given to `write_card`."""
 
 
-class CardError(ValueError):
+class CardError(InputError):
     """An existing README.md whose front matter cannot be merged."""
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from m5ser.hub.checks import checks_md
 from m5ser.hub.stats import Stats, summarize
 from m5ser.manifest import atomic_open, write_text_atomic
 
@@ -268,6 +269,7 @@ def _quality_md(stats: Stats) -> str:
             parts += ["", *notes]
     else:
         parts.append("No clip carries any numeric metric: no signal check was run.")
+    parts += ["", *checks_md(stats)]
     parts += [
         "",
         "## Metric distributions",

@@ -101,6 +101,13 @@ class Stats:
     metric_coverage: Table = field(default_factory=dict)  # lang -> metric -> clips carrying it
     # metric -> lang -> "kept" | "dropped" -> summary; "duration_s" is the clip duration.
     metrics: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    # lang -> ASR status of its clips (kept and dropped): "checked", "unchecked" (transcribed, the
+    # ear is known not to work there: never filtered), "not_run" (no ASR metrics) -> clips
+    asr_status: Table = field(default_factory=dict)
+    # tts engine -> lang -> "wer" | "cer" -> summary, over every transcribed clip (kept and dropped)
+    asr_rates: dict[str, dict[str, dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    # reason -> the WORST_SHOWN worst dropped clips (see WORST_BY): lang, emotion, engine, text, transcript, metrics
+    worst: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # metric -> "kept" | "dropped" -> raw values over all languages (plots only; not in JSON).
     values: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)
 
@@ -171,6 +178,39 @@ def _read_removed(out_dir: Path, lang: str) -> Iterator[tuple[str, Utterance]]:
             yield utt.drop_reason or path.stem, utt
 
 
+WORST_SHOWN = 5
+WORST_BY: dict[str, tuple[str, bool]] = {
+    # reason -> (metric, larger is worse): how the report picks the worst examples of a reason;
+    # other reasons show their first clips by id.
+    "asr_mismatch": ("asr_error", True),
+    "wrong_language": ("asr_lang_prob", True),
+    "low_snr": ("snr_db", False),
+    "too_quiet": ("rms_dbfs", False),
+    "clipping": ("clipping_ratio", True),
+    "too_short": ("duration_s", False),
+    "too_long": ("duration_s", True),
+}
+
+
+def _worst(reason: str, clips: list[Utterance]) -> list[dict[str, Any]]:
+    """The WORST_SHOWN worst clips of one drop reason, as report rows."""
+    metric, larger = WORST_BY.get(reason, ("", True))
+
+    def severity(utt: Utterance) -> tuple[float, str]:
+        value = utt.duration_s if metric == "duration_s" else utt.metrics.get(metric)
+        number = float(value) if isinstance(value, int | float) else 0.0
+        return (-number if larger else number, utt.id)
+
+    return [
+        {
+            "id": utt.id, "lang": utt.lang, "emotion": utt.emotion, "engine": utt.tts_backend,
+            "text": utt.text, "transcript": utt.metrics.get("asr_text", ""),
+            "metrics": {k: v for k, v in utt.metrics.items() if k != "asr_text"},
+        }
+        for utt in sorted(clips, key=severity)[:WORST_SHOWN]
+    ]  # fmt: skip
+
+
 def _sorted(counts: Mapping[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
@@ -190,6 +230,9 @@ def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
     raw: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: {status: [] for status in STATUSES})
     )
+    # engine -> lang -> wer|cer -> values; reason -> dropped clips
+    asr_raw: dict[str, dict[str, dict[str, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    dropped_clips: dict[str, list[Utterance]] = defaultdict(list)
     for lang in stats.languages:
         kept: Counter[str] = Counter()
         drops: dict[str, Counter[str]] = defaultdict(Counter)  # reason -> emotion -> clips
@@ -202,6 +245,7 @@ def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
         routes: Counter[str] = Counter()
         splits: Counter[str] = Counter()
         coverage: Counter[str] = Counter()
+        asr_status: Counter[str] = Counter()
         manifest = out_dir / "manifests" / f"{lang}.jsonl"
         kept_items = read_published_manifest(manifest) if manifest.is_file() else iter(())
         items = [("kept", "", utt) for utt in kept_items]
@@ -223,6 +267,11 @@ def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
                 splits[utt.split] += 1
             else:
                 drops[reason][utt.emotion] += 1
+                dropped_clips[reason].append(utt)
+            asr_status[utt.metrics.get("asr_status", "not_run")] += 1
+            for rate in ("wer", "cer"):
+                if isinstance(utt.metrics.get(rate), int | float):
+                    asr_raw[utt.tts_backend][lang][rate].append(float(utt.metrics[rate]))
             numeric = _numeric_metrics(utt)
             coverage.update(numeric.keys())
             for key, value in {"duration_s": float(utt.duration_s), **numeric}.items():
@@ -246,7 +295,13 @@ def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
         stats.splits[lang] = _sorted(splits)
         stats.metric_coverage[lang] = _sorted(coverage)
         stats.metric_keys[lang] = sorted(coverage)
+        stats.asr_status[lang] = _sorted(asr_status)
     stats.emotions = label_order(emotions, labels)
+    stats.asr_rates = {
+        engine: {lang: {rate: summarize(v) for rate, v in sorted(by.items())} for lang, by in sorted(langs_.items())}
+        for engine, langs_ in sorted(asr_raw.items())
+    }
+    stats.worst = {reason: _worst(reason, clips) for reason, clips in sorted(dropped_clips.items())}
     for key in sorted(raw):
         stats.metrics[key] = {
             lang: {status: summarize(vals) for status, vals in by_status.items()}

@@ -33,7 +33,7 @@ def build_step(recipe: Recipe, index: int, ctx: StepContext) -> MapStep:
     try:
         return cls(parse_section(cls.Params, cfg.params, where), ctx)
     except RecipeError as e:
-        message = str(e) if str(e).startswith(where) else f"{where}: {e}"
+        message = str(e) if str(e).startswith(where) else f"{where}.{e}"
         raise RecipeError(f"{recipe.path}: {message}") from None
 
 

@@ -43,8 +43,15 @@ def finalize_language(recipe: Recipe, lang: str, parts: Sequence[PartResult]) ->
         raise RuntimeError(f"{lang}: a clip id appears in two work units")
     kept = [u for u in done if u.kept]
     clip_drops = [u for u in done if not u.kept]
-    removed = write_removed(recipe.output, lang, clip_drops + text_drops(plan))
-    shards = write_language(lang, kept, recipe.output, max_shard_bytes=recipe.shards.max_bytes, wav=recipe.shards.wav)
+    removed = write_removed(recipe.output, lang, clip_drops + text_drops(plan), work_dir=recipe.work_dir)
+    shards = write_language(
+        lang,
+        kept,
+        recipe.output,
+        max_shard_bytes=recipe.shards.max_bytes,
+        wav=recipe.shards.wav,
+        audio_format=recipe.shards.audio_format,
+    )
     result = LanguageResult(
         lang=lang,
         planned=len(done),

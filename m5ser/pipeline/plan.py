@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from m5ser.config import Recipe
+from m5ser.config import Recipe, RecipeError
 from m5ser.manifest import read_manifest, write_manifest, write_text_atomic
 from m5ser.pipeline.assemble import language_pipeline
 from m5ser.schema import Utterance
@@ -74,6 +74,8 @@ def plan_language(recipe: Recipe, lang: str) -> Plan:
         dropped=dict(sorted(dropped.items())),
         counts={s.name: dict(sorted(s.counts.items())) for s in steps if s.counts},
     )
+    if plan.clips == 0:
+        raise RecipeError(f"{lang}: no clip planned; every source row was dropped ({plan.dropped}); nothing is written")
     manifest, marker = plan_paths(recipe, lang)
     write_manifest(manifest, items)
     stamp: dict[str, Any] = {"fingerprint": recipe.fingerprint(), "clips": plan.clips}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -55,9 +56,10 @@ def part_paths(recipe: Recipe, lang: str, part: int, parts: int) -> tuple:
 
 
 def run_steps(items: Sequence[Utterance], steps: Sequence[Step], label: str, progress: bool = True) -> list[Utterance]:
-    """Run the steps over all items (a progress bar when asked); returns every item, kept and dropped."""
+    """Run the steps over all items (a progress bar when asked and stderr is a terminal: a log file
+    gets no redraws); returns every item, kept and dropped."""
     stream: Iterable[Utterance] = chain(items, steps)
-    if not progress:
+    if not (progress and sys.stderr.isatty()):
         return list(stream)
     out = []
     columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

@@ -1,11 +1,15 @@
 """Check a recipe before any audio is made: every step and its parameters, label maps,
-speaker bank, engines and voices, translation routes, source paths."""
+speaker bank, engines and voices, translation routes, and the sources themselves (every
+row is read: encoding, header, columns, labels)."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from m5ser import registry
 from m5ser.config import Recipe, RecipeError
 from m5ser.pipeline.assemble import context, language_pipeline, plan_end
+from m5ser.text.ingest import Ingest
 
 
 def validate_recipe(recipe: Recipe) -> list[str]:
@@ -28,15 +32,21 @@ def validate_recipe(recipe: Recipe) -> list[str]:
             raise RecipeError(f"{recipe.path}: languages.{lang}.translate: {e.args[0]}") from None
         if cfg.text_lang == lang and not getattr(translator, "same_language", False):
             raise RecipeError(f"{recipe.path}: languages.{lang}.translate '{cfg.translate}' needs translate_from")
+        route: list[str] = []
         if hasattr(translator, "route"):
             try:
-                translator(**cfg.translate_options).route(cfg.text_lang, lang)
+                route = translator(**cfg.translate_options).route(cfg.text_lang, lang)
             except ValueError as e:
                 raise RecipeError(f"{recipe.path}: languages.{lang}: {e}") from None
         for name in cfg.sources:
             if not recipe.sources[name].path.exists():
                 raise RecipeError(f"{recipe.path}: sources.{name}.path {recipe.sources[name].path} does not exist")
+        rows = Counter(u.drop_reason or "ok" for step in pipeline.plan if isinstance(step, Ingest) for u in step([]))
+        read = f"{sum(rows.values())} rows read" + (
+            f" ({', '.join(f'{n} {r}' for r, n in sorted(rows.items()) if r != 'ok')} dropped)" if len(rows) > 1 else ""
+        )
         steps = " → ".join(s.name for s in pipeline.plan + pipeline.clips)
         sources = ", ".join(cfg.sources)
-        findings.append(f"{lang}: {len(voices)} speakers, text from {sources} via {cfg.translate}; {steps}")
+        via = f"{cfg.translate} ({', '.join(route)})" if route else cfg.translate
+        findings.append(f"{lang}: {len(voices)} speakers, text from {sources} ({read}) via {via}; {steps}")
     return findings

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from m5ser import audio
+from m5ser.config import check_range
 from m5ser.quality.metrics import signal_metrics
 from m5ser.schema import Utterance
 from m5ser.steps import Annotator, Filter, NoParams
@@ -15,6 +16,10 @@ from m5ser.steps import Annotator, Filter, NoParams
 class TextLength:
     min_chars: int = 2  # drop text shorter than this (characters, stripped)
     max_chars: int = 300  # drop text longer than this
+
+    def __post_init__(self) -> None:
+        check_range(self, "min_chars", low=0)
+        check_range(self, "max_chars", low=self.min_chars)
 
 
 class TextLengthFilter(Filter):
@@ -51,6 +56,13 @@ class SignalThresholds:
     max_leading_silence_s: float = 1.0  # drop if leading_silence_s > this
     max_trailing_silence_s: float = 1.5  # drop if trailing_silence_s > this
     min_snr_db: float = 15.0  # drop if snr_db < this
+
+    def __post_init__(self) -> None:
+        for name in ("min_duration_s", "max_leading_silence_s", "max_trailing_silence_s"):
+            check_range(self, name, low=0)
+        check_range(self, "max_duration_s", low=max(self.min_duration_s, 1e-9))
+        check_range(self, "max_clipping_ratio", low=0, high=1)
+        check_range(self, "min_rms_dbfs", high=0)
 
 
 class SignalFilter(Filter):

@@ -6,20 +6,23 @@ One language is written at a time, so rebuilding German never touches French:
     <out_dir>/wav/<lang>/<id>.wav                  (optional sidecars)
     <out_dir>/manifests/<lang>.jsonl               (one line per kept clip, sorted by id)
 
-Each shard holds the complete WAV file of every clip in an ``audio`` struct{bytes, path}
-column, and the Arrow schema carries the ``huggingface`` features metadata, so
-``datasets.load_dataset("parquet", ...)`` yields an ``Audio(sampling_rate=16000)`` column.
+Each shard holds every clip's audio (FLAC by default, or the WAV file as it is:
+``shards.audio_format``) in an ``audio`` struct{bytes, path} column, and the Arrow schema
+carries the ``huggingface`` features metadata, so ``datasets.load_dataset("parquet", ...)``
+yields an ``Audio(sampling_rate=16000)`` column.
 Output is byte-identical for identical input: rows are sorted by id, compression, encodings
 and row-group size are fixed, and nothing time- or run-dependent enters the files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +32,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from m5ser.manifest import atomic_open, read_manifest, write_bytes_atomic
+from m5ser.config import AUDIO_FORMATS
+from m5ser.errors import InputError
+from m5ser.manifest import atomic_open, read_manifest, write_bytes_atomic, write_text_atomic
 from m5ser.schema import SAMPLE_RATE, Utterance
+from m5ser.shards.swap import finish_swaps, staging_dir, swap_in
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 """Split names in file names and in the ``split`` column (the card maps dev → validation)."""
@@ -39,6 +45,9 @@ ROW_GROUP_SIZE = 64
 """Rows per Parquet row group: small groups keep memory low when streaming audio."""
 
 MANIFEST_EXTRAS: tuple[str, ...] = ("audio_filepath", "duration", "shard")
+
+SIDECARS: tuple[str, ...] = (".shards.json", ".jsonl")
+"""Per-language files in manifests/: shard checksums, then the manifest (swapped in in this order)."""
 """Keys the published manifest adds to the Utterance fields (NeMo/lhotse-friendly)."""
 
 SHARD_RE = re.compile(r"^(?P<split>train|dev|test)-(?P<idx>\d{5})-of-(?P<n>\d{5})\.parquet$")
@@ -83,8 +92,9 @@ SCHEMA = _schema()
 """The schema of every shard (column order is part of the format)."""
 
 # The same per-column choices `datasets` makes: embedded media stays uncompressed and
-# PLAIN-encoded (WAV PCM barely compresses; content-defined chunking then lets the Hub
-# deduplicate unchanged clips between pushes), everything else is dictionary + zstd.
+# PLAIN-encoded (FLAC is compressed already and WAV PCM barely compresses: zstd on the column
+# saves ~5 %, bench/storage.py; content-defined chunking then lets the Hub deduplicate
+# unchanged clips between pushes), everything else is dictionary + zstd.
 _AUDIO_LEAVES = ("audio.bytes", "audio.path")
 _WRITE_OPTIONS: dict[str, Any] = {
     "compression": {
@@ -100,7 +110,7 @@ _WRITE_OPTIONS: dict[str, Any] = {
 }
 
 
-class ShardError(ValueError):
+class ShardError(InputError):
     """An input clip or shard that cannot be published, naming the clip and field."""
 
 
@@ -165,35 +175,35 @@ def _roll(clips: Sequence[_Clip], max_shard_bytes: int) -> list[list[_Clip]]:
     return groups
 
 
-def _table(clips: Sequence[_Clip]) -> pa.Table:
+def encode_audio(wav: Path, audio_format: str) -> bytes:
+    """The bytes the ``audio`` column stores for the clip at `wav` (a 16 kHz PCM16 WAV file).
+
+    ``wav``: the file as it is. ``flac``: the same int16 samples as FLAC at libFLAC's highest
+    compression level (lossless; `datasets`, torchcodec and the Hub viewer decode it). libFLAC
+    is deterministic, so equal samples give equal bytes (for one libsndfile/libFLAC release).
+    """
+    if audio_format == "wav":
+        return wav.read_bytes()
+    if audio_format != "flac":
+        raise ValueError(f"shards.audio_format: '{audio_format}' is not one of {list(AUDIO_FORMATS)}")
+    samples, sr = sf.read(str(wav), dtype="int16")
+    buf = io.BytesIO()
+    sf.write(buf, samples, sr, format="FLAC", subtype="PCM_16", compression_level=1.0)
+    return buf.getvalue()
+
+
+def _table(clips: Sequence[_Clip], audio_format: str = "flac") -> pa.Table:
     columns: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
     for clip in clips:
         utt = clip.utt
         columns["id"].append(utt.id)
-        columns["audio"].append({"bytes": clip.wav.read_bytes(), "path": f"{utt.id}.wav"})
+        columns["audio"].append({"bytes": encode_audio(clip.wav, audio_format), "path": f"{utt.id}.{audio_format}"})
         for name in _STRING_COLUMNS:
             columns[name].append(getattr(utt, name))
         columns["intensity"].append(float(utt.intensity))
         columns["duration_s"].append(clip.duration_s)
         columns["sample_rate"].append(SAMPLE_RATE)
     return pa.Table.from_pydict(columns, schema=SCHEMA)
-
-
-def _remove_stale(folder: Path, keep: Callable[[Path], bool]) -> None:
-    """Delete files in `folder` for which `keep` is false (the folder itself stays)."""
-    if not folder.is_dir():
-        return
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and not keep(path):
-            path.unlink()
-
-
-def _is_shard_or_temp(path: Path) -> bool:
-    """A shard file, or the temp file of an interrupted atomic shard write."""
-    name = path.name
-    if name.startswith(".") and name.endswith(".tmp"):
-        return SHARD_RE.match(name[1:].split(".parquet.", 1)[0] + ".parquet") is not None
-    return SHARD_RE.match(name) is not None
 
 
 def write_language(
@@ -203,43 +213,47 @@ def write_language(
     *,
     max_shard_bytes: int = 200_000_000,
     wav: bool = False,
+    audio_format: str = "flac",
 ) -> list[Path]:
-    """Publish the kept clips of one language; returns the shard paths written.
+    """Publish the kept clips of one language; returns the shard paths.
 
-    Removes that language's stale shards (and sidecars) first, then writes every shard,
-    sidecar and the manifest atomically. Other languages' files are never touched.
+    Shards, sidecars, the manifest and ``manifests/<lang>.shards.json`` (sha256, rows and
+    bytes of every shard, for `m5ser verify`) are written into a staging folder, then swapped
+    in together (`m5ser.shards.swap`): until the swap the previous version stays whole, and a
+    crash during the swap is finished by the next run. Other languages' files are never touched.
     """
     if max_shard_bytes <= 0:
         raise ValueError(f"max_shard_bytes must be positive, got {max_shard_bytes}")
     out_dir = Path(out_dir)
+    finish_swaps(out_dir)
     clips = sorted((_check_clip(lang, utt) for utt in kept), key=lambda c: c.utt.id)
     for a, b in itertools.pairwise(clips):
         if a.utt.id == b.utt.id:
             raise ShardError(f"language {lang!r}: duplicate clip id {a.utt.id} ({a.wav} and {b.wav})")
 
-    data_dir = out_dir / "data" / lang
-    wav_dir = out_dir / "wav" / lang
-    ids = {c.utt.id for c in clips}
-    _remove_stale(data_dir, lambda p: not _is_shard_or_temp(p))
-    _remove_stale(wav_dir, lambda p: wav and p.suffix == ".wav" and p.stem in ids)
-
+    stage = staging_dir(out_dir, lang)
     written: list[Path] = []
     shard_of: dict[str, str] = {}
+    checksums: dict[str, dict[str, Any]] = {}
     for split in SPLITS:
         groups = _roll([c for c in clips if c.utt.split == split], max_shard_bytes)
         for idx, group in enumerate(groups):
-            path = data_dir / shard_name(split, idx, len(groups))
-            with atomic_open(path, "wb") as f:
-                pq.write_table(_table(group), f, **_WRITE_OPTIONS)
-            written.append(path)
-            rel = path.relative_to(out_dir).as_posix()
+            rel = f"data/{lang}/{shard_name(split, idx, len(groups))}"
+            with atomic_open(stage / rel, "wb") as f:
+                pq.write_table(_table(group, audio_format), f, **_WRITE_OPTIONS)
+            written.append(out_dir / rel)
             shard_of.update((c.utt.id, rel) for c in group)
+            checksums[rel] = {
+                "sha256": sha256_file(stage / rel),
+                "rows": len(group),
+                "bytes": (stage / rel).stat().st_size,
+            }
 
     if wav:
         for clip in clips:
-            write_bytes_atomic(wav_dir / f"{clip.utt.id}.wav", clip.wav.read_bytes())
+            write_bytes_atomic(stage / "wav" / lang / f"{clip.utt.id}.wav", clip.wav.read_bytes())
 
-    with atomic_open(out_dir / "manifests" / f"{lang}.jsonl") as f:
+    with atomic_open(stage / "manifests" / f"{lang}.jsonl") as f:
         for clip in clips:
             row = clip.utt.to_dict()
             shard = shard_of[clip.utt.id]
@@ -247,7 +261,28 @@ def write_language(
             row["duration_s"] = clip.duration_s
             row.update(audio_filepath=row["audio_path"], duration=clip.duration_s, shard=shard)
             f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    write_text_atomic(
+        stage / "manifests" / f"{lang}.shards.json", json.dumps(checksums, indent=1, sort_keys=True) + "\n"
+    )
+
+    (stage / "data" / lang).mkdir(parents=True, exist_ok=True)  # a language with no kept clip has no shard
+    for other in sorted((out_dir / "data" / lang).glob("*")):  # files that are not ours stay
+        if other.is_file() and not SHARD_RE.match(other.name) and not other.name.endswith(".tmp"):
+            shutil.copy2(other, stage / "data" / lang / other.name)
+    moves = [(stage / "data" / lang, out_dir / "data" / lang)]
+    if wav:
+        moves.append((stage / "wav" / lang, out_dir / "wav" / lang))
+    moves += [(stage / "manifests" / f"{lang}{ext}", out_dir / "manifests" / f"{lang}{ext}") for ext in SIDECARS]
+    swap_in(out_dir, stage, moves, remove=[] if wav else [out_dir / "wav" / lang])
     return written
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_published_manifest(path: str | Path) -> Iterator[Utterance]:

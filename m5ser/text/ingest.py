@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from m5ser import registry
+from m5ser.config import RecipeError, check_range
 from m5ser.schema import Utterance, stable_key
 from m5ser.steps import BatchStep, MapStep, NoParams
 
@@ -35,16 +36,32 @@ class Ingest(MapStep):
         cfg = ctx.recipe.languages[ctx.lang]
         for name in cfg.sources:
             source = ctx.recipe.sources[name]
-            reader = registry.resolve("reader", source.reader)(source, ctx.spec, ctx.lang)
+            readers_of = [code for code, lc in ctx.recipe.languages.items() if name in lc.sources]
+            reader = registry.resolve("reader", source.reader)(
+                source,
+                ctx.spec,
+                ctx.lang,
+                known_langs={ctx.recipe.languages[code].text_lang for code in readers_of},
+                owner=readers_of[0] == ctx.lang,  # rows no language reads are counted once, here
+            )
+            rows = 0
             for utt in reader.read(cfg.text_lang):
+                rows += 1
                 if utt.drop_reason is not None:
                     self.counts[utt.drop_reason] += 1
                 yield utt
+            if rows == 0:
+                raise RecipeError(
+                    f"sources.{name}: no rows for '{cfg.text_lang}' in {source.path} (an empty source builds nothing)"
+                )
 
 
 @dataclass(frozen=True)
 class SelectParams:
     per_emotion: int = 50  # max source sentences per emotion (per language)
+
+    def __post_init__(self) -> None:
+        check_range(self, "per_emotion", low=1)
 
 
 class Select(BatchStep):

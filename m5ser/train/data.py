@@ -68,14 +68,19 @@ def _rows_from_parquet(paths: list[Path]) -> Iterator[dict]:
         yield from table.to_pylist()
 
 
+HUB_SPLITS = {"dev": "validation"}
+"""Shard split names that the Hub card calls otherwise (see `m5ser.hub.card.HF_SPLIT`)."""
+
+
 def _rows_from_hub(dataset_id: str, languages: Iterable[str], split: str) -> Iterator[dict]:
     """Rows of a Hub dataset (one config per language), audio left undecoded (bytes)."""
     try:
         from datasets import Audio, load_dataset
     except ImportError as exc:  # pragma: no cover - datasets is a core dependency
         raise ImportError("reading a Hub dataset needs `datasets` (pip install datasets)") from exc
+    hub_split = HUB_SPLITS.get(split, split)
     for lang in list(languages) or ["all"]:
-        ds = load_dataset(dataset_id, lang, split=split)
+        ds = load_dataset(dataset_id, lang, split=hub_split)
         ds = ds.cast_column("audio", Audio(decode=False))
         yield from ds
 

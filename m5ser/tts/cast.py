@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from m5ser.config import RecipeError
+from m5ser.config import RecipeError, check_range
 from m5ser.schema import Utterance, stable_key, utterance_id
 from m5ser.steps import BatchStep
 from m5ser.tts.prosody import clip_rng, render
@@ -34,6 +34,12 @@ class CastParams:
     speakers_per_sentence: int = 1  # distinct speakers rendering each sentence (clips per sentence)
     intensity: tuple[float, float] = (0.6, 1.0)  # uniform range of a clip's intensity (neutral: 0)
 
+    def __post_init__(self) -> None:
+        check_range(self, "speakers_per_sentence", low=1)
+        low, high = self.intensity
+        if not 0 <= low <= high <= 1:
+            raise RecipeError(f"intensity: expected [low, high] within 0..1, got {list(self.intensity)}")
+
 
 class Cast(BatchStep):
     """One clip per sentence and speaker: id, speaker, voice, intensity, prosody, split."""
@@ -44,11 +50,9 @@ class Cast(BatchStep):
 
     def __init__(self, params: CastParams | None = None, ctx=None) -> None:
         super().__init__(params, ctx)
-        low, high = self.params.intensity
-        if not 0 <= low <= high <= 1:
-            raise RecipeError("cast.intensity: expected [low, high] within 0..1")
-        if self.params.speakers_per_sentence < 1:
-            raise RecipeError("cast.speakers_per_sentence: must be >= 1")
+        if ctx is not None and self.params.speakers_per_sentence > len(ctx.voices):
+            k, n = self.params.speakers_per_sentence, len(ctx.voices)
+            raise RecipeError(f"speakers_per_sentence: {k}, but '{ctx.lang}' has only {n} speakers")
 
     def process_all(self, items: list[Utterance]) -> list[Utterance]:
         ctx = self.context
@@ -63,7 +67,8 @@ class Cast(BatchStep):
             chosen = flat[i * k : (i + 1) * k]
             if len({v.id for v in chosen}) != k:
                 raise RuntimeError(f"{sentence.source_id}: the same speaker was drawn twice")
-            split = split_of(sentence.source_id, recipe.seed, recipe.splits.dev, recipe.splits.test)
+            whole = str(sentence.metrics.get("sentence_of") or sentence.source_id)  # a part of a split sentence
+            split = split_of(whole, recipe.seed, recipe.splits.dev, recipe.splits.test)
             for voice in chosen:
                 uid = utterance_id(sentence.source_id, ctx.lang, voice.id, sentence.emotion, recipe.seed)
                 rng = clip_rng(recipe.seed, uid)
@@ -79,7 +84,7 @@ class Cast(BatchStep):
                         tts_backend=voice.engine,
                         voice=voice.voice,
                         prosody=prosody.as_dict(),
-                        metrics={},
+                        metrics=dict(sentence.metrics),  # text metrics (checks, written_text) travel with the clip
                         split="test" if voice.id in recipe.splits.holdout_speakers else split,
                     )
                 )

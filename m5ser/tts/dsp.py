@@ -15,13 +15,15 @@ Every random choice comes from the `seed` argument, so a clip renders the same w
 
 from __future__ import annotations
 
+import functools
 import math
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, istft, sosfiltfilt, stft
+from scipy.signal import butter, istft, sosfilt, sosfiltfilt, stft
 
 from m5ser.registry import require
 from m5ser.schema import Prosody
@@ -29,6 +31,7 @@ from m5ser.schema import Prosody
 PITCH_FLOOR = 60.0  # Hz, lower bound of Praat's pitch search
 PITCH_CEILING = 600.0  # Hz, upper bound of Praat's pitch search
 PEAK_LIMIT = 0.98  # output peaks are scaled down to this
+_PRAAT_RANDOM = threading.Lock()  # Praat's random generator is process-wide
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,19 @@ def _contour_semitones(contour: list[list[float]], rel: np.ndarray) -> np.ndarra
     return 12.0 * np.log2(np.maximum(1.0 + pct / 100.0, 0.05))
 
 
+MAX_PERIOD = 0.02000000001  # s: longest period PSOLA treats as voiced (Praat's Manipulation constant)
+
+
+def _pitch_tier(times: np.ndarray, f0: np.ndarray, xmin: float, xmax: float) -> Any:
+    """A Praat PitchTier with a point (t, f) for every pair, built by one Praat script (a
+    `praat.call` per point costs ~0.3 ms; `repr` keeps every float exactly)."""
+    parselmouth = require("parselmouth", "tts")
+    tier = parselmouth.praat.call("Create PitchTier", "f0", xmin, xmax)
+    script = "\n".join(f"Add point: {t!r}, {f!r}" for t, f in zip(times.tolist(), f0.tolist(), strict=True))
+    parselmouth.praat.run(tier, script)
+    return tier
+
+
 def manipulate(
     samples: np.ndarray,
     sr: int,
@@ -96,37 +112,66 @@ def manipulate(
     if samples.size == 0:
         return samples.astype(np.float32)
     snd = parselmouth.Sound(samples.astype(np.float64), sampling_frequency=float(sr))
-    manip = call(snd, "To Manipulation", 0.01, PITCH_FLOOR, PITCH_CEILING)
+    # One pitch analysis drives both the new F0 track and the glottal pulses (picked at the
+    # waveform peaks of each period); `Manipulation` would add a second analysis and a
+    # cross-correlation pulse search at several times the cost.
     pitch_obj = snd.to_pitch(time_step=0.01, pitch_floor=PITCH_FLOOR, pitch_ceiling=PITCH_CEILING)
+    pulses = call([snd, pitch_obj], "To PointProcess (peaks)", "yes", "no")
     f0 = pitch_obj.selected_array["frequency"]
     times = pitch_obj.xs()
     voiced = f0 > 0
-    if voiced.sum() >= 2:
-        rng = np.random.default_rng(seed)
-        t_v, f_v = times[voiced], f0[voiced]
-        median = float(np.median(f_v))
-        st = 12.0 * np.log2(f_v / median)
-        span = max(t_v[-1] - t_v[0], 1e-3)
-        rel = (t_v - t_v[0]) / span * 100.0
-        factor = max(1.0 + range_ / 100.0, 0.1)
-        new_st = _semitones(pitch) + st * factor + _contour_semitones(contour or [], rel)
-        if jitter > 0:
-            new_st += rng.normal(0.0, _semitones(jitter), size=new_st.shape)
-        if creak > 0:
-            tail = rel > 80.0
-            ramp = (rel[tail] - 80.0) / 20.0
-            new_st[tail] -= creak * 6.0 * ramp + np.abs(rng.normal(0.0, creak * 2.0, size=ramp.shape))
-        new_f0 = np.clip(median * 2.0 ** (new_st / 12.0), 40.0, 900.0)
-        tier = call("Create PitchTier", "f0", snd.xmin, snd.xmax)
-        for t, f in zip(t_v, new_f0, strict=True):
-            call(tier, "Add point", float(t), float(f))
-        call([manip, tier], "Replace pitch tier")
-    if rate != 0:
-        dur = call("Create DurationTier", "tempo", snd.xmin, snd.xmax)
-        call(dur, "Add point", snd.xmin, 1.0 / max(1.0 + rate / 100.0, 0.2))
-        call([manip, dur], "Replace duration tier")
-    out = call(manip, "Get resynthesis (overlap-add)")
+    if voiced.sum() < 2:
+        return samples.astype(np.float32) if rate == 0 else _tempo_only(snd, rate)
+    rng = np.random.default_rng(seed)
+    t_v, f_v = times[voiced], f0[voiced]
+    median = float(np.median(f_v))
+    st = 12.0 * np.log2(f_v / median)
+    span = max(t_v[-1] - t_v[0], 1e-3)
+    rel = (t_v - t_v[0]) / span * 100.0
+    factor = max(1.0 + range_ / 100.0, 0.1)
+    new_st = _semitones(pitch) + st * factor + _contour_semitones(contour or [], rel)
+    if jitter > 0:
+        new_st += rng.normal(0.0, _semitones(jitter), size=new_st.shape)
+    if creak > 0:
+        tail = rel > 80.0
+        ramp = (rel[tail] - 80.0) / 20.0
+        new_st[tail] -= creak * 6.0 * ramp + np.abs(rng.normal(0.0, creak * 2.0, size=ramp.shape))
+    new_f0 = np.clip(median * 2.0 ** (new_st / 12.0), 40.0, 900.0)
+    tier = _pitch_tier(t_v, new_f0, snd.xmin, snd.xmax)
+    return _overlap_add(snd, pulses, tier, rate, seed)
+
+
+def _duration_tier(snd: Any, rate: float) -> Any:
+    call = require("parselmouth", "tts").praat.call
+    dur = call("Create DurationTier", "tempo", snd.xmin, snd.xmax)
+    call(dur, "Add point", snd.xmin, 1.0 / max(1.0 + rate / 100.0, 0.2))
+    return dur
+
+
+def _overlap_add(snd: Any, pulses: Any, tier: Any, rate: float, seed: int) -> np.ndarray:
+    """PSOLA: the sound's periods at `pulses`, moved to the F0 of `tier`, stretched by `rate`.
+
+    Praat fills unvoiced stretches with randomly placed copies of the source, drawn from its
+    process-wide generator: it is seeded from `seed` here (under a lock) and set back to
+    unpredictable afterwards, so a clip renders the same way in any process.
+    """
+    praat = require("parselmouth", "tts").praat
+    duration = _duration_tier(snd, rate)
+    with _PRAAT_RANDOM:
+        praat.run(f"random_initializeWithSeedUnsafelyButPredictably ({seed % 2**31})")
+        try:
+            out = praat.call([snd, pulses, tier, duration], "To Sound...", MAX_PERIOD)
+        finally:
+            praat.run("random_initializeSafelyAndUnpredictably ()")
     return np.asarray(out.values[0], dtype=np.float32)
+
+
+def _tempo_only(snd: Any, rate: float) -> np.ndarray:
+    """Tempo change of a sound with (almost) no voiced frames: its own F0 track, stretched."""
+    call = require("parselmouth", "tts").praat.call
+    manip = call(snd, "To Manipulation", 0.01, PITCH_FLOOR, PITCH_CEILING)
+    call([manip, _duration_tier(snd, rate)], "Replace duration tier")
+    return np.asarray(call(manip, "Get resynthesis (overlap-add)").values[0], dtype=np.float32)
 
 
 def _frame_rms(samples: np.ndarray, hop: int) -> np.ndarray:
@@ -190,18 +235,35 @@ def spectral_tilt(samples: np.ndarray, sr: int, tilt_db: float) -> np.ndarray:
     if tilt_db == 0 or samples.size == 0:
         return samples
     nper = 1 << round(math.log2(sr * 0.032))
-    f, _, z = stft(samples, fs=sr, nperseg=nper, noverlap=nper * 3 // 4)
+    # Hann frames at 50 % overlap already add up to a constant: more overlap buys nothing here.
+    f, _, z = stft(samples, fs=sr, nperseg=nper, noverlap=nper // 2)
     shelf = np.clip(np.log2(np.maximum(f, 1.0) / 1000.0) / 2.0, 0.0, 1.0)
     level = 10 * np.log10(np.sum(np.abs(z) ** 2, axis=0) + 1e-12)
     weight = 0.4 + 0.6 * np.clip((level - (level.max() - 40.0)) / 40.0, 0.0, 1.0)
     z = z * 10 ** (tilt_db * shelf[:, None] * weight[None, :] / 20.0)
-    _, y = istft(z, fs=sr, nperseg=nper, noverlap=nper * 3 // 4)
+    _, y = istft(z, fs=sr, nperseg=nper, noverlap=nper // 2)
     return _match_rms(y[: samples.size].astype(np.float32), samples)
 
 
+@functools.lru_cache(maxsize=32)
+def _butter(order: int, band: float | tuple[float, float], btype: str, sr: int) -> np.ndarray:
+    """A Butterworth design in second-order sections (designed once per band and rate)."""
+    return butter(order, band, btype=btype, fs=sr, output="sos")
+
+
 def _envelope(samples: np.ndarray, sr: int, cutoff_hz: float = 30.0) -> np.ndarray:
-    sos = butter(2, cutoff_hz, fs=sr, output="sos")
-    return np.maximum(sosfiltfilt(sos, np.abs(samples)), 0.0)
+    """Amplitude envelope below `cutoff_hz`: |x| averaged over 2.5 ms blocks, low-passed with
+    zero phase at the block rate, interpolated back to every sample."""
+    block = max(1, sr // 400)
+    n = -(-samples.size // block)
+    padded = np.zeros(n * block)
+    padded[: samples.size] = np.abs(samples)
+    coarse = padded.reshape(n, block).mean(axis=1)
+    rate = sr // block
+    if n > 3 * 2 * 2:  # sosfiltfilt pads by 3 x the number of taps
+        coarse = sosfiltfilt(_butter(2, cutoff_hz, "lowpass", rate), coarse)
+    centres = (np.arange(n) + 0.5) * block
+    return np.maximum(np.interp(np.arange(samples.size), centres, coarse), 0.0)
 
 
 def add_breathiness(samples: np.ndarray, sr: int, amount: float, rng: np.random.Generator) -> np.ndarray:
@@ -209,8 +271,8 @@ def add_breathiness(samples: np.ndarray, sr: int, amount: float, rng: np.random.
     if amount <= 0 or samples.size == 0:
         return samples
     high = min(7000.0, sr / 2 * 0.9)
-    sos = butter(4, [1500.0, high], btype="band", fs=sr, output="sos")
-    noise = sosfiltfilt(sos, rng.standard_normal(samples.size))
+    sos = _butter(4, (1500.0, high), "bandpass", sr)
+    noise = sosfilt(sos, rng.standard_normal(samples.size))  # white noise: phase is irrelevant
     env = _envelope(samples, sr)
     shaped = noise * env
     r_s = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))

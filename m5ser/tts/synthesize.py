@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from m5ser import audio, registry
+from m5ser.config import check_range
 from m5ser.registry import Synthesizer
 from m5ser.schema import SAMPLE_RATE, Prosody, Utterance
 from m5ser.steps import MapStep, StepContext
@@ -21,12 +24,16 @@ class SynthesizeParams:
     voice_quality: bool = True  # render the emotion's voice_quality cues of emotions.yaml after synthesis
     retries: int = 2  # attempts after the first before a clip is dropped as ``tts_error``
 
+    def __post_init__(self) -> None:
+        check_range(self, "retries", low=0)
+
 
 class Synthesize(MapStep):
-    """Renders each kept Utterance with its speaker's engine into ``work/<lang>/audio/<id>.wav``:
+    """Renders each kept Utterance with its speaker's engine into ``work/<lang>/audio/<key>.wav``:
     resampled to 16 kHz, the emotion's voice-quality cues added (``voice_quality: true``), engine
-    silence trimmed at both ends (`m5ser.audio.trim_silence`). An existing WAV (written
-    atomically) is reused on resume.
+    silence trimmed at both ends (`m5ser.audio.trim_silence`). The file name is the clip's audio
+    key (`audio_key`: a hash of everything that determines the audio); an existing WAV (written
+    atomically) with that key is reused on resume or rebuild.
 
     A clip whose synthesis keeps failing after ``retries`` more attempts is dropped with reason
     ``tts_error``; the rest of the run continues.
@@ -49,6 +56,28 @@ class Synthesize(MapStep):
             self._engines[name] = registry.create("synthesizer", name)
         return self._engines[name]
 
+    def audio_key(self, utt: Utterance) -> str:
+        """Hash of everything that determines a clip's audio: engine (and its version), voice and
+        its options, spoken text, prosody targets, voice-quality rule of the clip's emotion and
+        intensity, and the seed. Finished WAVs are reused by this key, never by the clip id, so an
+        edit that changes the audio re-synthesizes exactly the clips it affects."""
+        voice = self.voices[utt.speaker_id]
+        engine = registry.resolve("synthesizer", voice.engine)
+        payload = {
+            "engine": voice.engine,
+            "engine_version": getattr(engine, "version", ""),
+            "voice": voice.voice,
+            "options": voice.options,
+            "text": utt.text,
+            "prosody": utt.prosody,
+            "voice_quality": self.voice_quality.get(utt.emotion) if self.voice_quality else None,
+            "intensity": utt.intensity,
+            "seed": int(utt.id[:8], 16),
+            "sample_rate": SAMPLE_RATE,
+        }
+        blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.blake2b(blob.encode("utf-8"), digest_size=10).hexdigest()
+
     def finish(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
         """Voice-quality cues of the clip's emotion (engine-independent), then edge trimming."""
         if self.voice_quality:
@@ -59,7 +88,7 @@ class Synthesize(MapStep):
         return audio.trim_silence(samples, SAMPLE_RATE)
 
     def process(self, utt: Utterance) -> list[Utterance]:
-        path = self.audio_dir / f"{utt.id}.wav"
+        path = self.audio_dir / f"{self.audio_key(utt)}.wav"
         if not path.exists():
             voice = self.voices[utt.speaker_id]
             prosody = Prosody(**utt.prosody)

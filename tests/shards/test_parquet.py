@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -54,7 +55,10 @@ def test_schema_round_trip(tmp_path: Path, kept: dict[str, list[Utterance]]) -> 
         assert [r["id"] for r in rows] == sorted(r["id"] for r in rows)
         for row in rows:
             utt = by_id[row["id"]]
-            assert row["audio"] == {"bytes": Path(utt.audio_path).read_bytes(), "path": f"{utt.id}.wav"}
+            assert row["audio"]["path"] == f"{utt.id}.flac"
+            assert row["audio"]["bytes"][:4] == b"fLaC"
+            decoded, _ = sf.read(io.BytesIO(row["audio"]["bytes"]), dtype="int16")
+            np.testing.assert_array_equal(decoded, sf.read(utt.audio_path, dtype="int16")[0])
             for name in ("lang", "text", "emotion", "speaker_id", "gender", "voice", "source_id", "split"):
                 assert row[name] == getattr(utt, name), name
             assert row["split"] == path.name.split("-")[0]
@@ -85,10 +89,13 @@ def test_datasets_decodes_audio_at_16k(tmp_path: Path, kept: dict[str, list[Utte
     assert ds["train"].features["audio"] == datasets.Audio(sampling_rate=SAMPLE_RATE)
     assert ds["train"].features["emotion"] == datasets.Value("string")
     by_id = {u.id: u for u in kept["de"]}
-    for row in ds["test"]:
-        audio = row["audio"]
-        assert audio["sampling_rate"] == SAMPLE_RATE
-        assert np.asarray(audio["array"]).reshape(-1).shape[0] == sf.info(by_id[row["id"]].audio_path).frames
+    for split in ("train", "test"):
+        for row in ds[split]:
+            audio = row["audio"]
+            assert audio["sampling_rate"] == SAMPLE_RATE
+            expected, _ = sf.read(by_id[row["id"]].audio_path, dtype="float32")
+            # FLAC is lossless: torchcodec gives back the very samples of the WAV file.
+            np.testing.assert_array_equal(np.asarray(audio["array"], dtype=np.float32).reshape(-1), expected)
 
 
 def test_identical_input_gives_identical_bytes(tmp_path: Path, kept: dict[str, list[Utterance]]) -> None:
@@ -208,3 +215,27 @@ def test_bad_input_names_clip_and_field(tmp_path: Path, case: str, message: str)
         write_language("de", clips, tmp_path / "out")
     assert clips[0].id in str(err.value)
     assert not (tmp_path / "out" / "data").exists()  # validation happens before any write
+
+
+def test_wav_format_stores_the_file_as_it_is(tmp_path: Path, kept: dict[str, list[Utterance]]) -> None:
+    paths = write_language("de", kept["de"], tmp_path / "out", audio_format="wav")
+    by_id = {u.id: u for u in kept["de"]}
+    for row in (r for p in paths for r in pq.read_table(p).to_pylist()):
+        utt = by_id[row["id"]]
+        assert row["audio"] == {"bytes": Path(utt.audio_path).read_bytes(), "path": f"{utt.id}.wav"}
+
+
+def test_flac_changes_bytes_not_content(tmp_path: Path, kept: dict[str, list[Utterance]]) -> None:
+    """Every column but the audio bytes and file name is equal; the decoded samples are equal."""
+    flac = [r for p in write_language("de", kept["de"], tmp_path / "f") for r in read_shard(p)]
+    wav = [r for p in write_language("de", kept["de"], tmp_path / "w", audio_format="wav") for r in read_shard(p)]
+    assert [r["id"] for r in flac] == [r["id"] for r in wav]
+    for a, b in zip(flac, wav, strict=True):
+        np.testing.assert_array_equal(a["audio"].pop("array"), b["audio"].pop("array"))
+        assert a["audio"].pop("path") == a["id"] + ".flac" and b["audio"].pop("path") == b["id"] + ".wav"
+        assert a == b
+
+
+def test_unknown_audio_format_is_named(tmp_path: Path, kept: dict[str, list[Utterance]]) -> None:
+    with pytest.raises(ValueError, match=r"shards\.audio_format: 'mp3'"):
+        write_language("de", kept["de"], tmp_path / "out", audio_format="mp3")

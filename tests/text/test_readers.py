@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from m5ser.config import SourceConfig, load_emotions
-from m5ser.text.readers import GoEmotionsReader, SourceError, UserReader, XedReader
+from m5ser.text.readers import GoEmotionsReader, SourceError, UserReader, XedReader, _content_id
 
 from ..conftest import ROOT, SHARED_TEXT
 
@@ -111,7 +111,7 @@ def test_user_csv_and_jsonl(tmp_path):
     reader = UserReader(source("mine", "user", tmp_path), SPEC, "de")
     assert [(i.source_id, i.text, i.emotion) for i in reader.read("de")] == [
         ("user-x1", "Hallo!", "happy"),
-        ("user-b-1", "Na gut.", "sad"),
+        (f"user-b-{_content_id('Na gut.', 'sad')}", "Na gut.", "sad"),  # no id column: an id from the content
     ]
 
 

@@ -6,13 +6,24 @@ per process, called in-process through ctypes; every call holds one process-wide
 the functions here are thread-safe.
 
 - `phonemize(text, voice)`: IPA of a text as espeak-ng reads it with a voice.
-- `LibEspeak.get().synthesize(ssml, voice)`: one clip, in a forked child (see there why).
+- `LibEspeak.get().synthesize(ssml, voice)`: one clip, in a child forked from a zygote (see
+  there why).
+
+Run as ``python -m m5ser.tts.engines.libespeak``, the module is that zygote: a small process
+that initializes the library, never synthesizes, and forks one child per request read from
+stdin. Forking it costs ~1.5 ms; forking the worker itself, which holds numpy, scipy, Praat,
+Arrow (and on the hub stack torch), costs 10-50 ms of page-table copying per clip.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import json
 import os
+import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -96,35 +107,40 @@ class LibEspeak:
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
     def synthesize(self, ssml: str, voice_name: str) -> np.ndarray:
-        """float32 samples of `ssml`, synthesized in a forked child so every clip starts from
-        the same engine state.
+        """float32 samples of `ssml`, synthesized in a child of this process's zygote, so every
+        clip starts from the same engine state.
 
         libespeak-ng carries state from one utterance into the next (the output of a
         sentence depends on what was spoken before it), which would make a clip depend on
-        build order. The parent never synthesizes; each fork does one clip and exits.
+        build order. The zygote never synthesizes; each of its forks does one clip and exits,
+        so a clip is byte-identical to the first clip of a freshly initialized engine. The
+        zygote is started on first use, once per process (a forked worker starts its own).
         """
         with _LOCK:
-            read_fd, write_fd = os.pipe()
-            pid = os.fork()
-            if pid == 0:  # child: synthesize, send int16 samples (or an error), exit at once
-                os.close(read_fd)
-                try:
-                    payload = b"A" + self.synthesize_here(ssml, voice_name).astype("<i2").tobytes()
-                except Exception as e:  # reported to the parent, which raises it
-                    payload = b"E" + f"{type(e).__name__}: {e}".encode()
-                with os.fdopen(write_fd, "wb") as f:
-                    f.write(payload)
-                os._exit(0)
-            os.close(write_fd)
-            with os.fdopen(read_fd, "rb") as f:
-                payload = f.read()
-            _, status = os.waitpid(pid, 0)
+            payload = _Zygote.current().request(ssml, voice_name)
+        return _decode(payload, voice_name)
+
+    def fork_synthesize(self, ssml: str, voice_name: str) -> bytes:
+        """One clip in a forked child of this process: ``b"A"`` + int16 samples, or ``b"E"`` +
+        the error. Only the zygote calls it (its engine is never used itself)."""
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child: synthesize, send int16 samples (or an error), exit at once
+            os.close(read_fd)
+            try:
+                payload = b"A" + self.synthesize_here(ssml, voice_name).astype("<i2").tobytes()
+            except Exception as e:  # reported to the parent, which raises it
+                payload = b"E" + f"{type(e).__name__}: {e}".encode()
+            with os.fdopen(write_fd, "wb") as f:
+                f.write(payload)
+            os._exit(0)
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as f:
+            payload = f.read()
+        _, status = os.waitpid(pid, 0)
         if not payload or status != 0:
-            raise RuntimeError(f"espeak-ng worker for voice '{voice_name}' died (status {status})")
-        if payload[:1] == b"E":
-            message = payload[1:].decode()
-            raise (ValueError if message.startswith("ValueError") else RuntimeError)(message)
-        return np.frombuffer(payload[1:], dtype="<i2").astype(np.float32) / 32768.0
+            return b"E" + f"RuntimeError: espeak-ng child for voice '{voice_name}' died (status {status})".encode()
+        return payload
 
     def phonemes(self, text: str, voice_name: str) -> str:
         """IPA of `text` read with `voice_name`; clauses joined by a space (thread-safe)."""
@@ -138,6 +154,100 @@ class LibEspeak:
                 if res:
                     parts.append(res.decode("utf-8").strip())
         return " ".join(p for p in parts if p)
+
+
+def _decode(payload: bytes, voice_name: str) -> np.ndarray:
+    """float32 samples from a child's reply; its error re-raised as ValueError or RuntimeError."""
+    if payload[:1] == b"E":
+        message = payload[1:].decode()
+        raise (ValueError if message.startswith("ValueError") else RuntimeError)(message)
+    if payload[:1] != b"A":
+        raise RuntimeError(f"espeak-ng zygote sent a malformed reply for voice '{voice_name}'")
+    return np.frombuffer(payload[1:], dtype="<i2").astype(np.float32) / 32768.0
+
+
+_FRAME = struct.Struct(">I")  # every message on the zygote's pipes: 4-byte length + body
+
+
+def _read_frame(stream: Any) -> bytes | None:
+    """One message from `stream`, or None at end of file."""
+    head = stream.read(_FRAME.size)
+    if len(head) < _FRAME.size:
+        return None
+    (n,) = _FRAME.unpack(head)
+    body = stream.read(n)
+    if len(body) < n:
+        return None
+    return body
+
+
+def _write_frame(stream: Any, body: bytes) -> None:
+    stream.write(_FRAME.pack(len(body)) + body)
+    stream.flush()
+
+
+class _Zygote:
+    """The handle of this process's zygote (`python -m m5ser.tts.engines.libespeak`)."""
+
+    _current: _Zygote | None = None
+
+    def __init__(self) -> None:
+        package_root = str(Path(__file__).resolve().parents[3])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        self.owner = os.getpid()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "m5ser.tts.engines.libespeak"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+
+    @classmethod
+    def current(cls) -> _Zygote:
+        """This process's zygote, started (or restarted after a crash or a fork) when needed."""
+        z = cls._current
+        if z is None or z.owner != os.getpid() or z.proc.poll() is not None:
+            z = cls._current = cls()
+        return z
+
+    def request(self, ssml: str, voice_name: str) -> bytes:
+        """The reply of one child (see `LibEspeak.fork_synthesize`)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            _write_frame(self.proc.stdin, json.dumps({"ssml": ssml, "voice": voice_name}).encode())
+            reply = _read_frame(self.proc.stdout)
+        except (BrokenPipeError, OSError) as e:
+            reply = None
+            err = e
+        else:
+            err = None
+        if reply is None:
+            raise RuntimeError(f"espeak-ng zygote (pid {self.proc.pid}) died (exit {self.proc.poll()}, {err})")
+        return reply
+
+    def close(self) -> None:
+        """End the zygote (it exits at end of input)."""
+        if self.owner == os.getpid() and self.proc.poll() is None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.close()
+            self.proc.wait(timeout=10)
+
+
+@atexit.register
+def _close_zygote() -> None:
+    if _Zygote._current is not None:
+        _Zygote._current.close()
+
+
+def serve() -> None:
+    """The zygote's loop: initialize the library, then fork one child per request on stdin."""
+    requests = os.fdopen(os.dup(0), "rb")
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the library prints goes to stderr, never into the replies
+    engine = LibEspeak.get()
+    while (frame := _read_frame(requests)) is not None:
+        request = json.loads(frame)
+        _write_frame(replies, engine.fork_synthesize(request["ssml"], request["voice"]))
 
 
 def phonemize(text: str, voice_name: str) -> str:
@@ -156,3 +266,7 @@ def known_voices() -> set[str]:
     """Voice names libespeak-ng 1.52 answers to, lower case (language files: ``de``, ``en-us``)."""
     root = Path(require("espeakng_loader", "tts").get_data_path()) / "lang"
     return {p.name.lower() for p in root.rglob("*") if p.is_file()}
+
+
+if __name__ == "__main__":
+    serve()

@@ -128,3 +128,34 @@ def test_unknown_voice_is_a_value_error():
 def test_phrases():
     assert ssml.split_phrases("Ja. Nein, danke!") == ["Ja.", "Nein,", "danke!"]
     assert ssml.split_phrases("no punctuation") == ["no punctuation"]
+
+
+FIRST_CLIP = """
+import hashlib, sys
+from m5ser.tts.engines.libespeak import LibEspeak
+x = LibEspeak.get().synthesize_here(sys.argv[1], "de+f3")  # the first clip of a fresh engine, no fork
+print(hashlib.sha256((x.astype("<i2")).tobytes()).hexdigest())
+"""
+
+
+def test_zygote_clip_equals_the_first_clip_of_a_fresh_engine():
+    doc = '<speak><prosody rate="120%" pitch="+20%">Nein, tut mir leid.</prosody></speak>'
+    engine = libespeak.LibEspeak.get()
+    engine.synthesize("<speak>Etwas ganz anderes.</speak>", "en-us+m3")  # history the zygote must not keep
+    got = np.round(engine.synthesize(doc, "de+f3") * 32768.0).astype("<i2")
+    fresh = subprocess.run([sys.executable, "-c", FIRST_CLIP, doc], capture_output=True, text=True, check=True)
+    assert hashlib.sha256(got.tobytes()).hexdigest() == fresh.stdout.strip()
+
+
+def test_zygote_is_started_once_and_replaced_when_it_dies():
+    engine = libespeak.LibEspeak.get()
+    engine.synthesize("<speak>Hallo.</speak>", "de")
+    first = libespeak._Zygote.current()
+    engine.synthesize("<speak>Hallo.</speak>", "de")
+    assert libespeak._Zygote.current() is first  # one per process, not one per clip
+    first.proc.kill()
+    first.proc.wait()
+    assert len(engine.synthesize("<speak>Hallo.</speak>", "de")) > 0
+    assert libespeak._Zygote.current() is not first
+    with pytest.raises(ValueError, match="no voice 'xx-nope'"):
+        engine.synthesize("<speak>Hallo.</speak>", "xx-nope")  # a child's error reaches the caller

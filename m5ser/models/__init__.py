@@ -1,0 +1,1 @@
+"""Models assembled from installed packages into one shared cache (`m5ser models`)."""

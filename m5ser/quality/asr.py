@@ -1,0 +1,210 @@
+"""Back-transcription: does a clip say its text, in its language? (annotator + two filters)
+
+`asr` (annotator) runs Whisper over each work unit's clips in batches and adds to ``metrics``:
+``asr_text`` (transcript decoded in the clip's language), ``asr_lang`` / ``asr_lang_prob``
+(Whisper's most probable language and its probability), ``asr_own_prob`` (the probability of
+the clip's own language), ``wer`` and ``cer`` (jiwer, after `normalize`) and ``asr_error``
+(the one the filters read: ``cer`` for the languages in ``cer_langs``, which are written
+without spaces, else ``wer``) and ``asr_status``: ``checked``, or ``unchecked`` for the
+languages in ``unchecked`` (the ear is known not to work on them: transcribed for the report,
+never filtered). Languages in ``skip`` get no ASR metrics at all. The report shows both as
+"not checked", never as passed.
+
+`asr_filter` drops ``asr_mismatch`` and `language_id` drops ``wrong_language``; both take
+per-language overrides (``per_lang: {zh: {max_error: 0.6}}``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from m5ser import audio
+from m5ser.config import RecipeError, parse_section
+from m5ser.registry import require
+from m5ser.schema import Utterance
+from m5ser.steps import Filter, MapStep, StepContext
+
+SAMPLE_RATE = 16_000
+
+
+def normalize(text: str) -> str:
+    """Lower case, punctuation and symbols to spaces, whitespace collapsed (any script).
+
+    >>> normalize("Ich hasse das!  Wirklich?")
+    'ich hasse das wirklich'
+    >>> normalize("我不知道，你在说什么。")
+    '我不知道 你在说什么'
+    """
+    chars = [" " if unicodedata.category(c)[0] in "PSZC" else c for c in unicodedata.normalize("NFKC", text).lower()]
+    return " ".join("".join(chars).split())
+
+
+def error_rates(reference: str, hypothesis: str) -> dict[str, float]:
+    """WER and CER of `hypothesis` against `reference` after `normalize` (CER without spaces).
+
+    An empty reference gives 0 for an empty hypothesis and 1 otherwise."""
+    jiwer = require("jiwer", "quality")
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    if not ref:
+        bad = float(bool(hyp))
+        return {"wer": bad, "cer": bad}
+    ref_chars, hyp_chars = ref.replace(" ", ""), hyp.replace(" ", "")
+    return {
+        "wer": round(float(jiwer.wer(ref, hyp)) if hyp else 1.0, 4),
+        "cer": round(float(jiwer.cer(ref_chars, hyp_chars)) if hyp_chars else 1.0, 4),
+    }
+
+
+@dataclass(frozen=True)
+class AsrParams:
+    model: str = "whisper-base"  # a model-store name, a CTranslate2 folder or a faster-whisper id
+    backend: str = "ct2"  # ct2 (faster-whisper/CTranslate2)
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 1  # per work-unit process
+    beam_size: int = 1
+    batch_size: int = 8  # clips per encoder/decoder call
+    pad_30s: bool = True  # Whisper's 30 s window (faithful); false encodes only the clip (faster)
+    cer_langs: list[str] = field(default_factory=lambda: ["zh", "ja"])  # written without spaces: asr_error = cer
+    skip: list[str] = field(default_factory=list)  # languages not run through the ear at all (no ASR metrics)
+    # Languages transcribed for the report but not checked: the ear is known not to work on
+    # them (espeak-ng zh/ru are heard as other languages). asr_status "unchecked"; filters skip them.
+    unchecked: list[str] = field(default_factory=list)
+    lang_codes: dict[str, str] = field(default_factory=dict)  # recipe language -> Whisper code, where they differ
+
+
+class AsrAnnotator(MapStep):
+    """Adds Whisper's transcript, language ID and WER/CER to ``metrics`` (never drops)."""
+
+    name = "asr"
+    Params = AsrParams
+    stage = "clip"
+
+    def __init__(self, params: AsrParams | None = None, ctx: StepContext | None = None) -> None:
+        super().__init__(params, ctx)
+        self._whisper: Any = None
+
+    @property
+    def whisper(self) -> Any:
+        """The Whisper backend, loaded on first use (once per step, i.e. per work unit)."""
+        if self._whisper is None:
+            from m5ser.quality.whisper import load_whisper
+
+            p = self.params
+            self._whisper = load_whisper(
+                p.backend, model=p.model, device=p.device, compute_type=p.compute_type,
+                cpu_threads=p.cpu_threads, beam_size=p.beam_size, pad_30s=p.pad_30s,
+            )  # fmt: skip
+        return self._whisper
+
+    def annotate(self, batch: list[Utterance]) -> None:
+        """Add the ASR metrics to every clip of `batch` (one Whisper call)."""
+        langs = [self.params.lang_codes.get(u.lang, u.lang) for u in batch]
+        clips = [audio.load(u.audio_path, SAMPLE_RATE) for u in batch]
+        # A bound on the decoding: generous for the text, so a hallucination loop stops.
+        limits = [min(220, 16 + 3 * len(u.text)) for u in batch]
+        for utt, heard in zip(batch, self.whisper.hear(clips, langs, limits), strict=True):
+            rates = error_rates(utt.text, heard.text)
+            status = "unchecked" if utt.lang in self.params.unchecked else "checked"
+            utt.metrics.update(
+                asr_text=heard.text,
+                asr_lang=heard.lang,
+                asr_lang_prob=round(heard.lang_prob, 4),
+                asr_own_prob=round(heard.own_prob, 4),
+                asr_model=self.params.model,
+                asr_status=status,
+                **rates,
+                asr_error=rates["cer"] if utt.lang in self.params.cer_langs else rates["wer"],
+            )
+            self.counts[f"asr_{status}"] += 1
+
+    def __call__(self, items: Iterable[Utterance]) -> Iterator[Utterance]:
+        batch: list[Utterance] = []
+        for utt in items:
+            if utt.drop_reason is not None or utt.lang in self.params.skip:
+                if utt.drop_reason is None:
+                    self.counts["asr_not_run"] += 1
+                yield utt
+                continue
+            batch.append(utt)
+            if len(batch) >= self.params.batch_size:
+                self.annotate(batch)
+                yield from batch
+                batch = []
+        if batch:
+            self.annotate(batch)
+            yield from batch
+
+
+def _overrides(cls: type, params: Any, where: str) -> dict[str, Any]:
+    """Each language's parameters: the defaults with its ``per_lang`` entry applied."""
+    base = {f.name: getattr(params, f.name) for f in dataclasses.fields(params) if f.name != "per_lang"}
+    out = {}
+    for lang, extra in (params.per_lang or {}).items():
+        if not isinstance(extra, dict):
+            raise RecipeError(f"{where}.per_lang.{lang}: expected a mapping of parameters")
+        out[lang] = parse_section(cls, {**base, **extra}, f"{where}.per_lang.{lang}")
+    return out
+
+
+class _PerLangFilter(Filter):
+    """A filter whose parameters may be overridden per language (``per_lang``)."""
+
+    def __init__(self, params: Any = None, ctx: StepContext | None = None) -> None:
+        super().__init__(params, ctx)
+        self._per_lang = _overrides(type(self.params), self.params, self.name)
+
+    def params_for(self, lang: str) -> Any:
+        return self._per_lang.get(lang, self.params)
+
+
+@dataclass(frozen=True)
+class AsrThresholds:
+    max_error: float | None = 0.5  # drop (asr_mismatch) if asr_error > this; null: not checked here
+    per_lang: dict[str, Any] = field(default_factory=dict)  # e.g. {zh: {max_error: 0.6}}
+
+
+class AsrFilter(_PerLangFilter):
+    """Drops ``asr_mismatch`` when ``asr_error > max_error`` (strict). A clip whose
+    ``asr_status`` is not ``checked`` (no ASR, or an unchecked language) or a language whose
+    ``max_error`` is null is kept unchecked."""
+
+    name = "asr_filter"
+    Params = AsrThresholds
+    stage = "clip"
+
+    def reason(self, utt: Utterance) -> str | None:
+        limit = self.params_for(utt.lang).max_error
+        error = utt.metrics.get("asr_error")
+        if limit is None or error is None or utt.metrics.get("asr_status") != "checked":
+            return None
+        return "asr_mismatch" if error > limit else None
+
+
+@dataclass(frozen=True)
+class LanguageIdThresholds:
+    min_prob: float | None = 0.5  # drop if another language is detected with probability > this; null: off
+    per_lang: dict[str, Any] = field(default_factory=dict)  # e.g. {ru: {min_prob: null}}
+    lang_codes: dict[str, str] = field(default_factory=dict)  # recipe language -> Whisper code, where they differ
+
+
+class LanguageIdFilter(_PerLangFilter):
+    """Drops ``wrong_language`` when Whisper's most probable language is not the clip's and its
+    probability ``asr_lang_prob > min_prob`` (strict). Clips whose ``asr_status`` is not
+    ``checked`` are kept."""
+
+    name = "language_id"
+    Params = LanguageIdThresholds
+    stage = "clip"
+
+    def reason(self, utt: Utterance) -> str | None:
+        p = self.params_for(utt.lang)
+        heard = utt.metrics.get("asr_lang")
+        if p.min_prob is None or heard is None or utt.metrics.get("asr_status") != "checked":
+            return None
+        own = self.params.lang_codes.get(utt.lang, utt.lang)
+        return "wrong_language" if heard != own and utt.metrics["asr_lang_prob"] > p.min_prob else None
