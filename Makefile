@@ -108,6 +108,13 @@ train: install-test
 	$(PY) -m m5ser.cli build $(TRAIN_RECIPE)
 	$(PY) -m m5ser.cli train stage1 --config $(TRAIN_CONFIG)
 
+# Stage 2 (Whisper base -> Q-Former -> Gemma 3 270M + LoRA) on the same build; models from the store.
+STAGE2_CONFIG ?= manifests/train/stage2.yaml
+.PHONY: train-stage2
+train-stage2: install-test
+	$(PY) -m m5ser.cli build $(TRAIN_RECIPE)
+	$(PY) -m m5ser.cli train stage2 --config $(STAGE2_CONFIG)
+
 test: install-test
 	$(PY) -m pytest -q
 

@@ -97,7 +97,10 @@ def main() -> None:
             ratio = rows[route]["adequacy_mean"] / rows["human"]["adequacy_mean"]
             print(f"adequacy {route}/human = {ratio:.3f} (sanity: human >= MT is {ratio <= 1.0})")
     for i in range(min(3, len(human))):
-        print(f"  S: {human[i]}\n  E: {english[i]}\n" + "".join(f"  {k}: {v[i]}\n" for k, v in outputs.items() if k != "human"))
+        print(
+            f"  S: {human[i]}\n  E: {english[i]}\n"
+            + "".join(f"  {k}: {v[i]}\n" for k, v in outputs.items() if k != "human")
+        )
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "text.json").write_text(json.dumps({"lines": len(human), "routes": rows}, indent=2), encoding="utf-8")

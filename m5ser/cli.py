@@ -39,7 +39,8 @@ def prefect_defaults(work_dir: Path) -> None:
     """Prefect keeps its state in the recipe's work folder unless the user chose a home (never
     ``~/.prefect`` behind the user's back), sends no telemetry, and a loaded machine gets more
     time to start the temporary API server. Call before Prefect is imported."""
-    os.environ.setdefault("PREFECT_HOME", str(Path(work_dir).resolve() / "prefect-home"))
+    home = Path(os.environ.setdefault("PREFECT_HOME", str(Path(work_dir).resolve() / "prefect-home")))
+    home.mkdir(parents=True, exist_ok=True)  # its SQLite database is created inside
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

@@ -28,10 +28,16 @@ class ManifestError(LocatedError):
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) per non-empty line; a bad line raises naming file and line."""
+    """Yield (line number, object) per non-empty line; a bad line (not UTF-8, not a JSON object)
+    raises naming file and line. A UTF-8 BOM is skipped."""
     path = Path(path)
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                where = f"byte {raw[e.start]:#04x} at column {e.start + 1}"
+                raise ManifestError(path, lineno, f"not UTF-8 ({where})") from None
             if not line.strip():
                 continue
             try:

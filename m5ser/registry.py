@@ -84,6 +84,9 @@ _REGISTRY: dict[str, dict[str, str]] = {
         "dnsmos": "m5ser.quality.dnsmos:DnsmosAnnotator",
         "vad": "m5ser.quality.vad:VadAnnotator",
         "f0": "m5ser.quality.f0:F0Annotator",
+        "retry": "m5ser.quality.retry:Retry",
+        "emotion": "m5ser.quality.emotion:EmotionConsistency",
+        "speaker": "m5ser.quality.speaker:SpeakerConsistency",
     },
     "reader": {
         "xed": "m5ser.text.readers:XedReader",

@@ -12,7 +12,8 @@ def test_mini_recipe_loads(root):
     recipe = load_recipe(root / "manifests/recipes/mini.yaml", root=root)
     assert {"en", "de", "fr", "es", "it", "zh"} <= set(recipe.languages)
     assert recipe.labels() == ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise")
-    assert [s.name for s in recipe.steps][:4] == ["ingest", "select", "translate", "cast"]
+    names = [s.name for s in recipe.steps]
+    assert names[:3] == ["ingest", "select", "translate"] and "cast" in names
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "manifests/voices").glob("*.yaml")), ids=lambda p: p.stem)

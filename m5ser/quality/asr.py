@@ -68,7 +68,7 @@ class AsrParams:
     cpu_threads: int = 1  # per work-unit process
     beam_size: int = 1
     batch_size: int = 8  # clips per encoder/decoder call
-    pad_30s: bool = True  # Whisper's 30 s window (faithful); false encodes only the clip (faster)
+    window_s: float = 30.0  # each clip is padded to this window: 30 = Whisper's own; shorter is faster
     cer_langs: list[str] = field(default_factory=lambda: ["zh", "ja"])  # written without spaces: asr_error = cer
     skip: list[str] = field(default_factory=list)  # languages not run through the ear at all (no ASR metrics)
     # Languages transcribed for the report but not checked: the ear is known not to work on
@@ -97,7 +97,7 @@ class AsrAnnotator(MapStep):
             p = self.params
             self._whisper = load_whisper(
                 p.backend, model=p.model, device=p.device, compute_type=p.compute_type,
-                cpu_threads=p.cpu_threads, beam_size=p.beam_size, pad_30s=p.pad_30s,
+                cpu_threads=p.cpu_threads, beam_size=p.beam_size, window_s=p.window_s,
             )  # fmt: skip
         return self._whisper
 
@@ -164,12 +164,17 @@ class _PerLangFilter(Filter):
 
 @dataclass(frozen=True)
 class AsrThresholds:
-    max_error: float | None = 0.5  # drop (asr_mismatch) if asr_error > this; null: not checked here
+    max_error: float | None = 0.5  # drop (asr_mismatch) if the metric > this; null: not checked here
+    metric: str = "asr_error"  # asr_error (CER for cer_langs, else WER), wer or cer
     per_lang: dict[str, Any] = field(default_factory=dict)  # e.g. {zh: {max_error: 0.6}}
+
+    def __post_init__(self) -> None:
+        if self.metric not in ("asr_error", "wer", "cer"):
+            raise RecipeError("metric: expected asr_error, wer or cer")
 
 
 class AsrFilter(_PerLangFilter):
-    """Drops ``asr_mismatch`` when ``asr_error > max_error`` (strict). A clip whose
+    """Drops ``asr_mismatch`` when the ``metric`` (default ``asr_error``) ``> max_error`` (strict). A clip whose
     ``asr_status`` is not ``checked`` (no ASR, or an unchecked language) or a language whose
     ``max_error`` is null is kept unchecked."""
 
@@ -178,8 +183,8 @@ class AsrFilter(_PerLangFilter):
     stage = "clip"
 
     def reason(self, utt: Utterance) -> str | None:
-        limit = self.params_for(utt.lang).max_error
-        error = utt.metrics.get("asr_error")
+        p = self.params_for(utt.lang)
+        limit, error = p.max_error, utt.metrics.get(p.metric)
         if limit is None or error is None or utt.metrics.get("asr_status") != "checked":
             return None
         return "asr_mismatch" if error > limit else None

@@ -53,7 +53,7 @@ class WhisperCT2:
         compute_type: str = "int8",
         cpu_threads: int = 1,
         beam_size: int = 1,
-        pad_30s: bool = True,
+        window_s: float = 30.0,
     ) -> None:
         fw = require("faster_whisper", "quality")
         self.model_id = model
@@ -62,7 +62,9 @@ class WhisperCT2:
         )
         self.tokenizer = self.model.hf_tokenizer
         self.beam_size = beam_size
-        self.pad_30s = pad_30s  # False: encode only the clip's frames (faster, less faithful)
+        # Each clip's mel is padded to this window: 30 s is Whisper's own (faithful); a shorter one
+        # makes the encoder cheaper, and 0 encodes only the clip (fastest; decoding then tends to loop).
+        self.frames = min(N_FRAMES, round(window_s * 100))
         self._ct2 = require("ctranslate2", "quality")
 
     def _token(self, text: str) -> int:
@@ -73,8 +75,8 @@ class WhisperCT2:
 
     def _features(self, audio: np.ndarray) -> np.ndarray:
         feats = self.model.feature_extractor(np.asarray(audio, dtype=np.float32))[:, :N_FRAMES]
-        if self.pad_30s and feats.shape[1] < N_FRAMES:
-            feats = np.pad(feats, ((0, 0), (0, N_FRAMES - feats.shape[1])))
+        if feats.shape[1] < self.frames:
+            feats = np.pad(feats, ((0, 0), (0, self.frames - feats.shape[1])))
         return feats
 
     def hear(self, audios: Sequence[np.ndarray], langs: Sequence[str], max_tokens: Sequence[int]) -> list[Heard]:
@@ -120,10 +122,85 @@ class WhisperCT2:
         return self.hear([audio], [lang], [224])[0].text
 
 
-def load_whisper(backend: str, **options: Any) -> WhisperCT2:
-    """The Whisper backend named in the recipe (``ct2``); ``transformers`` is not built yet."""
+class WhisperHF:
+    """A transformers Whisper (`WhisperForConditionalGeneration`) by hub id or folder.
+
+    Language ID from the first decoder step's distribution over the language tokens; greedy
+    decoding forced into the clip's language (no KV cache: simple, fine for short clips)."""
+
+    name = "whisper-hf"
+
+    def __init__(self, model: str = "openai/whisper-base", device: str = "cpu") -> None:
+        transformers = require("transformers", "hub")
+        self.torch = require("torch", "hub")
+        self.model_id = model
+        path = resolve_model(model)
+        self.processor = transformers.WhisperProcessor.from_pretrained(path)
+        self.model = transformers.WhisperForConditionalGeneration.from_pretrained(path).to(device).eval()
+        self.device = device  # transformers' encoder takes Whisper's full 30 s window only
+        tok = self.processor.tokenizer
+        vocab = tok.get_vocab()
+        self.lang_ids = {t[2:-2]: i for t, i in vocab.items() if _is_lang_token(t)}
+        if not self.lang_ids:
+            raise ValueError(f"Whisper model '{model}': its tokenizer has no language tokens (<|en|>, ...)")
+        self.special = {i for t, i in vocab.items() if t.startswith("<|") and t.endswith("|>")}
+        self.sot, self.eot = vocab["<|startoftranscript|>"], vocab["<|endoftext|>"]
+        self.prompt_tail = [vocab["<|transcribe|>"], vocab["<|notimestamps|>"]]
+
+    def hear(self, audios: Sequence[np.ndarray], langs: Sequence[str], max_tokens: Sequence[int]) -> list[Heard]:
+        """Language ID and a greedy transcript in `langs[i]` for each 16 kHz clip (one batch)."""
+        if not audios:
+            return []
+        torch = self.torch
+        fe = self.processor.feature_extractor
+        feats = fe([np.asarray(a, dtype=np.float32) for a in audios], sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        features = feats.input_features.to(self.device)
+        with torch.no_grad():
+            encoded = self.model.model.encoder(features)
+            first = self.model(encoder_outputs=encoded, decoder_input_ids=torch.full((len(audios), 1), self.sot))
+            codes = list(self.lang_ids)
+            probs = first.logits[:, -1, [self.lang_ids[c] for c in codes]].softmax(-1)
+            tokens = torch.tensor(
+                [[self.sot, self.lang_ids.get(lang, self.lang_ids[codes[0]]), *self.prompt_tail] for lang in langs]
+            )
+            done = torch.zeros(len(audios), dtype=torch.bool)
+            room = self.model.config.max_target_positions - tokens.shape[1]
+            for _ in range(min(max(max_tokens), room)):
+                logits = self.model(encoder_outputs=encoded, decoder_input_ids=tokens).logits[:, -1]
+                step = torch.where(done, torch.full_like(done, self.eot, dtype=torch.long), logits.argmax(-1))
+                tokens = torch.cat([tokens, step[:, None]], dim=1)
+                done |= step == self.eot
+                if bool(done.all()):
+                    break
+        heard = []
+        for i, (lang, limit) in enumerate(zip(langs, max_tokens, strict=True)):
+            ids = [int(t) for t in tokens[i, 4 : 4 + limit] if int(t) not in self.special and int(t) != self.eot]
+            best = int(probs[i].argmax())
+            own = float(probs[i, codes.index(lang)]) if lang in self.lang_ids else 0.0
+            text = self.processor.tokenizer.decode(ids, skip_special_tokens=True).strip()
+            heard.append(Heard(text, codes[best], float(probs[i, best]), own))
+        return heard
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int, lang: str) -> str:
+        """The `Transcriber` protocol: one clip's transcript in `lang`."""
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"WhisperHF expects {SAMPLE_RATE} Hz audio, got {sample_rate}")
+        return self.hear([audio], [lang], [224])[0].text
+
+
+def _is_lang_token(token: str) -> bool:
+    """``<|de|>``-style tokens (2-3 lower-case letters, plus Whisper's ``<|haw|>``, ``<|yue|>``)."""
+    inner = token[2:-2]
+    return (
+        token.startswith("<|") and token.endswith("|>") and 2 <= len(inner) <= 3 and inner.isalpha() and inner.islower()
+    )
+
+
+def load_whisper(backend: str, **options: Any) -> WhisperCT2 | WhisperHF:
+    """The Whisper backend named in the recipe: ``ct2`` (faster-whisper) or ``transformers``."""
     if backend == "ct2":
         return WhisperCT2(**options)
     if backend == "transformers":
-        raise NotImplementedError("Whisper backend 'transformers' (WhisperForConditionalGeneration by id)")
+        options = {k: v for k, v in options.items() if k in ("model", "device")}
+        return WhisperHF(**options)
     raise ValueError(f"unknown Whisper backend '{backend}'; known: ct2, transformers")

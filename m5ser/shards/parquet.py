@@ -45,10 +45,10 @@ ROW_GROUP_SIZE = 64
 """Rows per Parquet row group: small groups keep memory low when streaming audio."""
 
 MANIFEST_EXTRAS: tuple[str, ...] = ("audio_filepath", "duration", "shard")
+"""Keys the published manifest adds to the Utterance fields (NeMo/lhotse-friendly)."""
 
 SIDECARS: tuple[str, ...] = (".shards.json", ".jsonl")
 """Per-language files in manifests/: shard checksums, then the manifest (swapped in in this order)."""
-"""Keys the published manifest adds to the Utterance fields (NeMo/lhotse-friendly)."""
 
 SHARD_RE = re.compile(r"^(?P<split>train|dev|test)-(?P<idx>\d{5})-of-(?P<n>\d{5})\.parquet$")
 

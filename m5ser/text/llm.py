@@ -25,6 +25,7 @@ import yaml
 from m5ser.registry import require
 
 DEFAULT_PROMPT = "prompts/translate/few_shot.yaml"
+RENDER_VERSION = 2  # how FewShotPrompt.render lays out the prompt; part of the cache key
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -74,12 +75,13 @@ class FewShotPrompt:
             raise ValueError(f"llm prompt has {len(usable)} {src}-{tgt} examples, needs {shots}")
 
     def render(self, text: str, src: str, tgt: str, shots: int) -> str:
-        """The prompt for `text`; the model continues after the target language's name."""
+        """The prompt for `text`; the model continues after the target language's name and colon
+        (no trailing space: SentencePiece vocabularies attach the space to the next word)."""
         names = {"src_name": self.names[src], "tgt_name": self.names[tgt]}
         usable = [ex for ex in self.examples if src in ex and tgt in ex][:shots]
         body = "".join(self.line.format(**names, src_text=ex[src], tgt_text=ex[tgt]) for ex in usable)
         query = self.line.format(**names, src_text=" ".join(text.split()), tgt_text="")
-        return self.header.format(**names) + body + query.rstrip("\n").rstrip(" ") + " "
+        return self.header.format(**names) + body + query.rstrip("\n").rstrip(" ")
 
 
 def model_folder(model: str) -> tuple[Path, str]:
@@ -143,7 +145,10 @@ class LLMTranslator:
         return self._model_id
 
     def cache_id(self, src: str, tgt: str) -> str:
-        return f"llm:{self.model_id()}:prompt={self.prompt.digest}:shots={self.shots}:max={self.max_new_tokens}"
+        return (
+            f"llm:{self.model_id()}:prompt={self.prompt.digest}.r{RENDER_VERSION}"
+            f":shots={self.shots}:max={self.max_new_tokens}"
+        )
 
     def translate(self, texts: Sequence[str], src: str, tgt: str) -> list[str]:
         self.route(src, tgt)

@@ -134,7 +134,11 @@ class Normalize(MapStep):
     Params = NormalizeParams
 
     def rules(self, lang: str) -> LangRules:
-        path = Path(self.params.rules) if self.params.rules else self.context.recipe.emotions_file.parent / "normalize.yaml"
+        path = (
+            Path(self.params.rules)
+            if self.params.rules
+            else self.context.recipe.emotions_file.parent / "normalize.yaml"
+        )
         table = load_rules(path)
         if lang not in table:
             raise RecipeError(f"{path}: no normalization rules for language '{lang}'")
@@ -158,5 +162,7 @@ class Normalize(MapStep):
             source_id = f"{utt.source_id}#{k}"
             metrics = {**utt.metrics, "sentence_of": utt.source_id, "part": f"{k}/{len(parts)}"}
             metrics.setdefault("written_text", spoken)
-            out.append(replace(utt, id=sentence_id(source_id, utt.lang), source_id=source_id, text=part, metrics=metrics))
+            out.append(
+                replace(utt, id=sentence_id(source_id, utt.lang), source_id=source_id, text=part, metrics=metrics)
+            )
         return out

@@ -89,7 +89,9 @@ class RoutesTranslator:
         try:
             return self.backends[src]
         except KeyError:
-            raise ValueError(f"routes has no backend for source language '{src}' (has: {sorted(self.backends)})") from None
+            raise ValueError(
+                f"routes has no backend for source language '{src}' (has: {sorted(self.backends)})"
+            ) from None
 
     def route(self, src: str, tgt: str) -> list[str]:
         """Checks every route to `tgt`; returns them as ``src:backend[:pairs]`` descriptions."""
@@ -195,7 +197,9 @@ class Translate(BatchStep):
             done.update(zip(batch, texts, strict=True))
             self.counts["translator_calls"] += 1
             if cache is not None and cache_id:
-                cache.put_many([(TranslationCache.key(cache_id, src, tgt, s), t) for s, t in zip(batch, texts, strict=True)])
+                cache.put_many(
+                    [(TranslationCache.key(cache_id, src, tgt, s), t) for s, t in zip(batch, texts, strict=True)]
+                )
         if cache_id:
             return [found[k] if k in found else done[s] for s, k in zip(sources, keys, strict=True)]
         return [done[s] for s in sources]

@@ -1,4 +1,4 @@
-"""Command line: `m5ser train stage1 --config FILE` and `m5ser eval --checkpoint DIR --corpus DIR`.
+"""Command line: `m5ser train stage1|stage2 --config FILE` and `m5ser eval --checkpoint DIR --corpus DIR`.
 
 `train_app` and `eval_command` are mounted into the main `m5ser` CLI; `app` runs them
 standalone (`python -m m5ser.train.cli ...`).
@@ -39,8 +39,30 @@ def stage1(
     typer.echo(f"final checkpoint: {final}\nreport: {final / 'report.md'}")
 
 
+@train_app.command("stage2")
+def stage2(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Stage-2 YAML config.")] = None,
+    resume: Annotated[Path | None, typer.Option(help="Epoch checkpoint (<out_dir>/last) to continue.")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override, e.g. --set llm.mode=frozen.")] = None,
+) -> None:
+    """Train stage 2 (Whisper encoder → Q-Former/projector → causal LLM answering the emotion word)."""
+    from .stage2.config import load_config as load_stage2_config
+    from .stage2.train import resume_stage2, train_stage2
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if resume is not None:
+        final = resume_stage2(resume)
+    elif config is not None:
+        final = train_stage2(load_stage2_config(config, set_ or []))
+    else:
+        raise typer.BadParameter("give --config FILE or --resume CHECKPOINT")
+    typer.echo(f"final checkpoint: {final}")
+
+
 def eval_command(
-    checkpoint: Annotated[Path, typer.Option(help="Checkpoint folder (stage-1 model or eGeMAPS baseline).")],
+    checkpoint: Annotated[
+        Path, typer.Option(help="Checkpoint folder (stage-1 model, eGeMAPS baseline or stage-2 speech LLM).")
+    ],
     corpus: Annotated[Path, typer.Option(help="Folder with audio and labels.csv (path, emotion, speaker, language).")],
     out: Annotated[Path | None, typer.Option(help="JSON result file; the confusion PNG is written beside it.")] = None,
     norm: Annotated[str, typer.Option(help="Test-time feature normalization: none, corpus or speaker.")] = "corpus",

@@ -68,7 +68,8 @@ def evaluate_corpus(
     strict: bool = False,
     emotions_file: str | Path = "manifests/emotions.yaml",
 ) -> dict[str, Any]:
-    """The `m5ser eval` contract: score a checkpoint (stage-1 model or eGeMAPS baseline) on a
+    """The `m5ser eval` contract: score a checkpoint (stage-1 model, eGeMAPS baseline or stage-2
+    speech LLM, whose answers are scored labels and ignore `norm`/`predict`) on a
     labelled corpus folder; write JSON to `out` (default `<checkpoint>/eval/<corpus>.json`)
     and a confusion PNG beside it; return the result dict.
 
@@ -89,6 +90,11 @@ def evaluate_corpus(
 
         preds = predict_baseline(checkpoint, clips, norm)
         mode = "logreg"
+    elif meta["kind"] == "stage2":
+        from .stage2.train import evaluate_clips
+
+        preds = evaluate_clips(checkpoint, clips, device)
+        mode = "llm"
     else:
         from .checkpoint import load_stage1
         from .features import make_extractor

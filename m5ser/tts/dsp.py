@@ -28,6 +28,10 @@ from scipy.signal import butter, istft, sosfilt, sosfiltfilt, stft
 from m5ser.registry import require
 from m5ser.schema import Prosody
 
+RENDERING_VERSION = 2
+"""Bumped whenever a change here changes rendered audio; part of every clip's audio key, so
+work audio rendered by an older version is never reused."""
+
 PITCH_FLOOR = 60.0  # Hz, lower bound of Praat's pitch search
 PITCH_CEILING = 600.0  # Hz, upper bound of Praat's pitch search
 PEAK_LIMIT = 0.98  # output peaks are scaled down to this

@@ -15,6 +15,7 @@ from m5ser.config import check_range
 from m5ser.registry import Synthesizer
 from m5ser.schema import SAMPLE_RATE, Prosody, Utterance
 from m5ser.steps import MapStep, StepContext
+from m5ser.tts import dsp  # parselmouth itself is imported only when audio is rendered
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Synthesize(MapStep):
         payload = {
             "engine": voice.engine,
             "engine_version": getattr(engine, "version", ""),
+            "rendering_version": dsp.RENDERING_VERSION,
             "voice": voice.voice,
             "options": voice.options,
             "text": utt.text,
@@ -81,8 +83,6 @@ class Synthesize(MapStep):
     def finish(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
         """Voice-quality cues of the clip's emotion (engine-independent), then edge trimming."""
         if self.voice_quality:
-            from m5ser.tts import dsp  # parselmouth: imported only when voice quality is rendered
-
             quality = dsp.voice_quality_for(utt.emotion, utt.intensity, self.voice_quality)
             samples = dsp.apply_voice_quality(samples, SAMPLE_RATE, quality, seed=int(utt.id[:8], 16))
         return audio.trim_silence(samples, SAMPLE_RATE)

@@ -19,6 +19,10 @@ from flows.build_m5ser import (
 from m5ser.config import load_recipe
 from m5ser.pipeline.build import clear_language
 
+GERMAN_CLIPS = 6
+"""One sentence per emotion but neutral: XED has no German neutral lines, and the demo recipe
+relabels none (honest neutral)."""
+
 
 def read_artifact(key: str) -> object:
     """The latest data of the artifact with `key` on the current backend."""
@@ -33,11 +37,11 @@ def read_artifact(key: str) -> object:
 def test_task_bodies_return_manifest_paths_not_audio(make_recipe, root):
     path = make_recipe(per_emotion=1)
     fingerprint = load_recipe(path, root=root).fingerprint()
-    assert plan_language_task.fn(str(path), str(root), fingerprint, "de") == 7
+    assert plan_language_task.fn(str(path), str(root), fingerprint, "de") == GERMAN_CLIPS
     parts = [build_part.fn(str(path), str(root), fingerprint, "de", i, 2, None) for i in range(2)]
     assert all(Path(p.manifest).suffix == ".jsonl" and Path(p.manifest).is_file() for p in parts)
     merged = merge_language.fn(str(path), str(root), fingerprint, "de", parts, False)
-    assert merged.planned == 7 and all(s.endswith(".parquet") for s in merged.shards)
+    assert merged.planned == GERMAN_CLIPS and all(s.endswith(".parquet") for s in merged.shards)
     with pytest.raises(RuntimeError, match="changed"):
         build_part.fn(str(path), str(root), "0" * 16, "de", 0, 2, None)
 
@@ -56,8 +60,8 @@ def test_flow_builds_publishes_artifacts_and_resumes(prefect_api, make_recipe, r
     recipe = load_recipe(path, root=root)
     first = summary(build_m5ser(str(path), parts=2, workers=2, root=str(root)))
     de = first["languages"]["de"]
-    assert de["planned"] == 7 and de["kept"] + sum(de["dropped"].values()) == 7
-    assert first["synthesis_calls"] == 7
+    assert de["planned"] == GERMAN_CLIPS and de["kept"] + sum(de["dropped"].values()) == GERMAN_CLIPS
+    assert first["synthesis_calls"] == GERMAN_CLIPS
     assert sorted(p.name for p in (recipe.output / "data" / "de").glob("*.parquet")) == sorted(
         Path(s).name for s in de["shards"]
     )
@@ -72,7 +76,7 @@ def test_flow_builds_publishes_artifacts_and_resumes(prefect_api, make_recipe, r
 
     clear_language(recipe, "de")  # the cache still remembers the units; their files are gone
     redone = summary(build_m5ser(str(path), parts=2, workers=2, root=str(root)))
-    assert redone["synthesis_calls"] == 7 and redone["languages"]["de"]["kept"] == de["kept"]
+    assert redone["synthesis_calls"] == GERMAN_CLIPS and redone["languages"]["de"]["kept"] == de["kept"]
 
     forced = summary(build_m5ser(str(path), parts=2, workers=2, force=True, root=str(root)))
-    assert forced["synthesis_calls"] == 7
+    assert forced["synthesis_calls"] == GERMAN_CLIPS

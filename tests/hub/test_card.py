@@ -139,7 +139,7 @@ def test_voices_only_used_ones_with_licences_and_hub_settings(published: Path, r
     assert "| de | `de-espeak-m0` | espeak |" in body and "GPL-3.0-or-later" in body
     assert "restrictive licences (MBROLA non-commercial)" in body
     assert "de-unused" not in body
-    assert "source label `8` → `neutral`" in body  # the mini recipe's explicit override
+    assert "source label `8` → `neutral`" not in body  # the mini recipe relabels nothing (issue 14)
     assert 'load_dataset("me/m5ser", "de")' in body and "<user>" not in body
     assert body.lstrip().startswith("# M5SER-test\n")
 

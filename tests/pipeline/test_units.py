@@ -13,6 +13,9 @@ from m5ser.hub.publish import publish
 from m5ser.pipeline.build import build_language, clear_language
 from m5ser.pipeline.validate import validate_recipe
 
+CLIPS = {"en": 14, "zh": 12}
+"""2 sentences per emotion x 1 speaker; XED has neutral lines in English only (honest neutral)."""
+
 LANGS = {
     "en": {"sources": ["xed"], "translate": "identity"},
     "zh": {"sources": ["xed"], "translate": "parallel"},
@@ -36,7 +39,7 @@ def built(tiny_recipe, root):
 def test_every_language_and_emotion_is_built(built):
     recipe, results = built
     for lang, result in results.items():
-        assert result.planned == 14  # 7 emotions x 2 sentences x 1 speaker
+        assert result.planned == CLIPS[lang]
         assert result.kept + sum(result.dropped.values()) == result.planned
         tables = [pq.read_table(p) for p in sorted((recipe.output / "data" / lang).glob("*.parquet"))]
         emotions = {e for t in tables for e in t.column("emotion").to_pylist()}
@@ -91,6 +94,6 @@ def test_dropped_clips_are_written_with_reasons(tiny_recipe, root):
     )
     recipe = load_recipe(path, root=root)
     result = build_language(recipe, "de", progress=False)
-    assert result.kept == 0 and result.dropped == {"too_short": 7}
+    assert result.kept == 0 and result.dropped == {"too_short": 6}  # no German neutral lines
     lines = (recipe.output / "removed" / "de" / "too_short.jsonl").read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 7 and '"duration_s"' in lines[0]
+    assert len(lines) == 6 and '"duration_s"' in lines[0]

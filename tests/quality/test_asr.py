@@ -74,18 +74,15 @@ def test_language_id_rule() -> None:
 
 
 @pytest.fixture(scope="session")
-def asr_step(tmp_path_factory: pytest.TempPathFactory) -> AsrAnnotator:
+def asr_step() -> AsrAnnotator:
     pytest.importorskip("faster_whisper", reason="needs the quality extra")
-    import os
-
-    os.environ.setdefault("M5SER_MODELS", str(tmp_path_factory.mktemp("models")))
     step = AsrAnnotator(AsrParams(cpu_threads=2, batch_size=8))
     step.whisper  # noqa: B018  (load now, once)
     return step
 
 
 @pytest.fixture(scope="session")
-def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, str], np.ndarray]:
+def speak() -> Callable[[str, str], np.ndarray]:
     from m5ser.tts.engines.espeak import EspeakSynthesizer
 
     engine = EspeakSynthesizer()
@@ -149,3 +146,36 @@ def test_skipped_and_unchecked_languages(
     assert "asr_error" not in out[0].metrics and step.counts == {"asr_not_run": 1, "asr_unchecked": 1}
     assert out[1].metrics["asr_status"] == "unchecked" and out[1].metrics["asr_lang"] == "en"
     assert LanguageIdFilter(LanguageIdThresholds(min_prob=0.1)).reason(out[1]) is None
+
+
+# --- the transformers backend: real loading code on a tiny Whisper built here ----------------
+
+
+@pytest.fixture(scope="module")
+def tiny_hf_whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer Whisper with random weights and Whisper base's real tokenizer, saved to a folder."""
+    transformers = pytest.importorskip("transformers")
+    from m5ser.models.store import model_path
+
+    folder = tmp_path_factory.mktemp("tiny-whisper")
+    tokenizer = transformers.WhisperTokenizerFast(tokenizer_file=str(model_path("whisper-base") / "tokenizer.json"))
+    config = transformers.WhisperConfig(
+        vocab_size=len(tokenizer), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, max_target_positions=24,
+        decoder_start_token_id=tokenizer.convert_tokens_to_ids("<|startoftranscript|>"),
+    )  # fmt: skip
+    transformers.WhisperForConditionalGeneration(config).save_pretrained(folder)
+    transformers.WhisperProcessor(transformers.WhisperFeatureExtractor(), tokenizer).save_pretrained(folder)
+    return folder
+
+
+def test_transformers_backend_loads_and_hears(tiny_hf_whisper: Path) -> None:
+    from m5ser.quality.whisper import load_whisper
+
+    ear = load_whisper("transformers", model=str(tiny_hf_whisper), cpu_threads=1)
+    assert {"en", "de", "zh", "haw"} <= set(ear.lang_ids) and "nocaptions" not in ear.lang_ids
+    heard = ear.hear([np.zeros(SR, dtype=np.float32), 0.1 * np.ones(SR // 2, dtype=np.float32)], ["de", "en"], [5, 3])
+    assert len(heard) == 2
+    for h in heard:  # random weights: any words, but a well-formed answer
+        assert isinstance(h.text, str) and h.lang in ear.lang_ids and 0.0 <= h.own_prob <= h.lang_prob <= 1.0
+    assert isinstance(ear.transcribe(np.zeros(SR, dtype=np.float32), SR, "de"), str)

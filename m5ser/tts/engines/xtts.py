@@ -57,7 +57,7 @@ import numpy as np
 from m5ser.registry import MissingDependencyError
 from m5ser.schema import Prosody, Voice
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the repository (m5ser/tts/engines/xtts.py)
 CLONE = "clone"  # `Voice.voice` value for speakers defined by their reference clips only
 NEUTRAL = "neutral"
 
