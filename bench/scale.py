@@ -142,7 +142,9 @@ def unit_times(since: datetime) -> dict[str, float]:
 
     query = TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since))
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(task_run_filter=query, limit=200)
+        runs = client.read_task_runs(task_run_filter=query, limit=200)  # the API's maximum page
+    if len(runs) == 200:
+        raise RuntimeError("200+ task runs in one build: page the Prefect API query (fewer --parts or languages)")
     units = [r for r in runs if "-part-" in r.name and r.start_time and r.end_time and r.state_name == "Completed"]
     if not units:
         raise RuntimeError("no completed build-part task run found in the Prefect API")
