@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from m5ser.config import parse_section
+
 NORMS = ("none", "corpus", "speaker")
 FEATURE_KINDS = ("logmel", "egemaps", "waveform")
 ENCODERS = ("conformer", "cnn", "mlp", "whisper", "wav2vec2", "wavlm", "hubert")
@@ -240,11 +242,26 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name}={value!r}; expected one of {', '.join(allowed)}")
 
 
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(Stage1Config)}
+_TOP_LEVEL: dict[str, tuple[str, ...]] = {}
+"""Non-section keys of each config kind (filled in below, once the config classes exist)."""
+
+
+def sections_from_dict(raw: dict[str, Any], sections: dict[str, type], what: str) -> dict[str, Any]:
+    """Keyword arguments of a training config: each section parsed like a recipe section
+    (`m5ser.config.parse_section`: types checked, unknown keys named by their path)."""
+    unknown = set(raw) - set(sections) - set(_TOP_LEVEL.get(what, ()))
+    if unknown:
+        raise ValueError(f"unknown {what} config key(s): {sorted(unknown)}")
+    return {key: parse_section(sections[key], value, key) if key in sections else value for key, value in raw.items()}
 
 
 def config_from_dict(raw: dict[str, Any]) -> Stage1Config:
     """Build a config from nested dicts; unknown keys are an error (typos must not pass)."""
+    if "trim_db" in (raw.get("data") or {}):
+        raise ValueError(
+            "data.trim_db was replaced by data.trim (true/false: the build's trim rule, "
+            "m5ser.audio.trim_silence); a checkpoint saved with trim_db predates it: retrain"
+        )
     sections = {
         "data": DataConfig,
         "features": FeatureConfig,
@@ -255,26 +272,7 @@ def config_from_dict(raw: dict[str, Any]) -> Stage1Config:
         "optim": OptimConfig,
         "eval": EvalConfig,
     }
-    unknown = set(raw) - set(_SECTIONS)
-    if unknown:
-        raise ValueError(f"unknown config key(s): {sorted(unknown)}")
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in sections:
-            cls = sections[key]
-            names = {f.name for f in dataclasses.fields(cls)}
-            bad = set(value or {}) - names
-            if key == "data" and "trim_db" in bad:
-                raise ValueError(
-                    "data.trim_db was replaced by data.trim (true/false: the build's trim rule, "
-                    "m5ser.audio.trim_silence); a checkpoint saved with trim_db predates it: retrain"
-                )
-            if bad:
-                raise ValueError(f"unknown key(s) in {key}: {sorted(bad)}")
-            kwargs[key] = cls(**(value or {}))
-        else:
-            kwargs[key] = value
-    return Stage1Config(**kwargs).validate()
+    return Stage1Config(**sections_from_dict(raw, sections, "stage-1")).validate()
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -305,3 +303,6 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Stage1C
 def save_config(cfg: Stage1Config, path: str | Path) -> None:
     """Write the full config (every default spelled out) as YAML."""
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+_TOP_LEVEL["stage-1"] = tuple(f.name for f in dataclasses.fields(Stage1Config))

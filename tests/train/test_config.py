@@ -26,10 +26,10 @@ def test_defaults_validate():
         ({"loss": {"ce": 0}}, "CE head"),
         ({"optim": {"batch_size": 1}}, "batch_size"),
         ({"augment": {"speed": [1.1, 0.9]}}, "augment.speed"),
-        ({"bogus": 1}, "unknown config key"),
+        ({"bogus": 1}, r"unknown stage-1 config key\(s\): \[.bogus.\]"),
         ({"model": {"widht": 3}}, "unknown key"),
         ({"data": {"trim_db": 40.0}}, "data.trim_db was replaced by data.trim"),
-        ({"data": {"trim": 40.0}}, "data.trim must be true or false"),
+        ({"data": {"trim": 40.0}}, r"data\.trim: expected true or false"),
     ],
 )
 def test_invalid_configs_raise(raw, message):

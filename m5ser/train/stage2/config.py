@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ..config import apply_overrides
+from ..config import _TOP_LEVEL, apply_overrides, sections_from_dict
 
 CONNECTORS = ("qformer", "projector")
 LLM_MODES = ("frozen", "lora", "full")
@@ -148,7 +148,6 @@ class Stage2Config:
         return dataclasses.asdict(self)
 
 
-_SECTIONS = {f.name: f.type for f in dataclasses.fields(Stage2Config)}
 _SECTION_CLASSES = {
     "data": DataConfig,
     "encoder": EncoderConfig,
@@ -157,26 +156,12 @@ _SECTION_CLASSES = {
     "prompts": PromptConfig,
     "optim": OptimConfig,
 }
+_TOP_LEVEL["stage-2"] = tuple(f.name for f in dataclasses.fields(Stage2Config))
 
 
 def config_from_dict(raw: dict[str, Any]) -> Stage2Config:
     """Build a config from nested dicts; unknown keys are an error (typos must not pass)."""
-    unknown = set(raw) - set(_SECTIONS)
-    if unknown:
-        raise ValueError(f"unknown stage-2 config key(s): {sorted(unknown)}")
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in _SECTION_CLASSES:
-            cls = _SECTION_CLASSES[key]
-            if value is not None and not isinstance(value, dict):
-                raise ValueError(f"stage-2 config section {key} must be a mapping, not {value!r}")
-            bad = set(value or {}) - {f.name for f in dataclasses.fields(cls)}
-            if bad:
-                raise ValueError(f"unknown key(s) in {key}: {sorted(bad)}")
-            kwargs[key] = cls(**(value or {}))
-        else:
-            kwargs[key] = value
-    return Stage2Config(**kwargs).validate()
+    return Stage2Config(**sections_from_dict(raw, _SECTION_CLASSES, "stage-2")).validate()
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Stage2Config:
