@@ -78,6 +78,15 @@ def make_utterance(**overrides: Any) -> Utterance:
     return Utterance(**base)
 
 
+def make_sentences(n_per: int, emotions: Sequence[str] = ("happy", "sad")) -> list[Utterance]:
+    """`n_per` distinct sentences per emotion, not yet cast (no speaker): input for plan steps."""
+    return [
+        Utterance(id=f"{e}{i}", source_id=f"s{e}{i}", text=f"{e} {i}", emotion=e)
+        for e in emotions
+        for i in range(n_per)
+    ]
+
+
 def _clip(root: Path, lang: str, emotion: str, i: int, **overrides: Any) -> Utterance:
     """One clip with a tone WAV under `root/audio/<lang>/`; deterministic in its arguments."""
     speaker = f"{lang}-espeak-{'mf'[i % 2]}{i % 4}"

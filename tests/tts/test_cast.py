@@ -9,6 +9,7 @@ import pytest
 from m5ser.config import RecipeError, load_emotions, load_recipe
 from m5ser.schema import Utterance, Voice
 from m5ser.steps import StepContext
+from m5ser.testing import make_sentences
 from m5ser.tts.cast import Cast, CastParams, split_of
 
 from ..conftest import ROOT
@@ -17,12 +18,7 @@ RECIPE = load_recipe(ROOT / "manifests/recipes/mini.yaml", root=ROOT)
 SPEC = load_emotions(ROOT / "manifests/emotions.yaml")
 
 
-def sentences(n_per: int, emotions=("happy", "sad")) -> list[Utterance]:
-    return [
-        Utterance(id=f"{e}{i}", source_id=f"s{e}{i}", text=f"{e} {i}", emotion=e)
-        for e in emotions
-        for i in range(n_per)
-    ]
+sentences = make_sentences
 
 
 def voices(n: int) -> tuple[Voice, ...]:
