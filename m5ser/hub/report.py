@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from m5ser.hub.checks import checks_md
-from m5ser.hub.stats import Stats, summarize
+from m5ser.hub.stats import TEXT_METRICS, Stats, summarize
 from m5ser.manifest import atomic_open, write_text_atomic
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from rich.console import Console
 
-PLOTS = ("clips_by_lang_emotion.png", "metric_histograms.png")
+PLOTS = ("clips_by_lang_emotion.png", "metric_histograms.png", "text_adequacy.png")
 
 
 # ---------------------------------------------------------------------------- plots
@@ -93,6 +93,66 @@ def _plot_histograms(stats: Stats, max_metrics: int = 12) -> Figure:
 
 
 # ---------------------------------------------------------------------------- markdown
+
+
+def _plot_text(stats: Stats) -> Figure:
+    """Per language: histograms of the text checks' metrics (adequacy, length ratio, copy similarity)."""
+    plt = _pyplot()
+    langs = [lang for lang in stats.languages if stats.text_values.get(lang)]
+    fig, axes = plt.subplots(
+        max(1, len(langs)), len(TEXT_METRICS), figsize=(12, 2.2 * max(1, len(langs))), squeeze=False
+    )
+    if not langs:
+        for ax in axes.flat:
+            ax.axis("off")
+        axes.flat[0].text(0.5, 0.5, "no text check ran (no translated sentence)", ha="center", va="center")
+    for row, lang in zip(axes, langs, strict=False):
+        for ax, key in zip(row, TEXT_METRICS, strict=True):
+            values = stats.text_values[lang].get(key, [])
+            if values:
+                ax.hist(values, bins=20, color="tab:green")
+            else:
+                ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(f"{lang}: {key} (n={len(values)})", fontsize="small")
+    fig.suptitle("Text checks per language (one value per source sentence, kept and dropped)")
+    fig.tight_layout()
+    return fig
+
+
+def text_section(stats: Stats) -> list[str]:
+    """Per language: the text routes of the kept clips, the text-level drops with examples, the plot."""
+    routes = md_table(
+        ["lang", "routes (kept clips)"],
+        [
+            [lang, ", ".join(f"`{r}` {n}" for r, n in stats.routes.get(lang, {}).items()) or "–"]
+            for lang in stats.languages
+        ],
+    )
+    examples = [
+        [lang, f"`{reason}`", _cell(e["source_text"]), _cell(e["text"]), _cell(e["note"])]
+        for lang in stats.languages
+        for reason, rows in stats.text_examples.get(lang, {}).items()
+        for e in rows
+    ]
+    parts = [
+        "## Text per language",
+        "",
+        "How each language got its text (translation route per kept clip), and examples of the sentences "
+        "dropped before any audio was made (up to three per reason; all are in `removed/<lang>/<reason>.jsonl`).",
+        "",
+        routes,
+        "",
+    ]
+    if examples:
+        parts += [md_table(["lang", "reason", "source text", "text", "note"], examples), ""]
+    parts += ["![Text checks per language](text_adequacy.png)", ""]
+    return parts
+
+
+def _cell(text: str, width: int = 80) -> str:
+    """Markdown-table-safe, shortened text."""
+    text = " ".join(str(text).split()).replace("|", "\\|")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def md_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -224,6 +284,7 @@ def _quality_md(stats: Stats) -> str:
         "",
         text_drops_table(stats),
         "",
+        *text_section(stats),
         "## Splits and speakers",
         "",
         "Kept clips per split, and the number of distinct speakers (voice variants).",
@@ -315,7 +376,7 @@ def write_report(out_dir: Path, stats: Stats) -> Path:
     reports = out_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     write_text_atomic(reports / "stats.json", json.dumps(stats.to_dict(), indent=2, sort_keys=True) + "\n")
-    for name, plot in zip(PLOTS, (_plot_clips, _plot_histograms), strict=True):
+    for name, plot in zip(PLOTS, (_plot_clips, _plot_histograms, _plot_text), strict=True):
         fig = plot(stats)
         try:
             with atomic_open(reports / name, "wb") as f:

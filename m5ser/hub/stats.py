@@ -110,6 +110,10 @@ class Stats:
     worst: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # metric -> "kept" | "dropped" -> raw values over all languages (plots only; not in JSON).
     values: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)
+    # lang -> reason -> up to TEXT_EXAMPLES text-level drops: source_id, source_text, text, note
+    text_examples: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    # lang -> text metric (TEXT_METRICS) -> values over its sentences, kept and dropped (plots only; not in JSON)
+    text_values: dict[str, dict[str, list[float]]] = field(default_factory=dict, repr=False)
 
     def total(self, table: str, lang: str | None = None) -> int | float:
         """Sum of one two-level table, over all languages or one.
@@ -139,7 +143,7 @@ class Stats:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content of ``stats.json`` (raw values left out; totals added)."""
         out = asdict(self)
-        del out["values"]
+        del out["values"], out["text_values"]
         out["totals"] = {
             "kept": self.total("kept"),
             "dropped": self.total("dropped"),
@@ -151,8 +155,15 @@ class Stats:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Stats:
         """Rebuild from ``stats.json`` content (raw metric values are not stored there)."""
-        names = {f for f in cls.__dataclass_fields__ if f != "values"}
+        names = {f for f in cls.__dataclass_fields__ if f not in ("values", "text_values")}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+TEXT_METRICS = ("adequacy", "length_ratio", "copy_similarity")
+"""Metrics the text checks add to a sentence (m5ser.text.checks), shown per language."""
+
+TEXT_EXAMPLES = 3
+"""Examples shown per language and text-level drop reason."""
 
 
 def read_stats(path: str | Path) -> Stats:
@@ -215,6 +226,13 @@ def _sorted(counts: Mapping[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _text_values(utt: Utterance, into: dict[str, list[float]]) -> None:
+    for key in TEXT_METRICS:
+        value = utt.metrics.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            into[key].append(float(value))
+
+
 def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
     """Read every manifest and removed file under `out_dir` into a `Stats`.
 
@@ -246,16 +264,28 @@ def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
         splits: Counter[str] = Counter()
         coverage: Counter[str] = Counter()
         asr_status: Counter[str] = Counter()
+        examples: dict[str, list[dict[str, str]]] = defaultdict(list)
+        text_values: dict[str, list[float]] = defaultdict(list)
+        sentences: set[str] = set()
         manifest = out_dir / "manifests" / f"{lang}.jsonl"
         kept_items = read_published_manifest(manifest) if manifest.is_file() else iter(())
         items = [("kept", "", utt) for utt in kept_items]
         for reason, utt in _read_removed(out_dir, lang):
             if is_text_drop(utt):
                 text_drops[reason] += 1
+                if len(examples[reason]) < TEXT_EXAMPLES:
+                    note = str(utt.metrics.get("error", ""))
+                    examples[reason].append(
+                        {"source_id": utt.source_id, "source_text": utt.source_text, "text": utt.text, "note": note}
+                    )
+                _text_values(utt, text_values)
             else:
                 items.append(("dropped", reason, utt))
         for status, reason, utt in items:
             emotions.add(utt.emotion)
+            if utt.source_id not in sentences:  # a sentence's text metrics once, however many clips it has
+                sentences.add(utt.source_id)
+                _text_values(utt, text_values)
             if status == "kept":
                 kept[utt.emotion] += 1
                 hours[utt.emotion] += utt.duration_s / 3600
@@ -296,6 +326,8 @@ def collect_stats(out_dir: str | Path, labels: Sequence[str]) -> Stats:
         stats.metric_coverage[lang] = _sorted(coverage)
         stats.metric_keys[lang] = sorted(coverage)
         stats.asr_status[lang] = _sorted(asr_status)
+        stats.text_examples[lang] = dict(sorted(examples.items()))
+        stats.text_values[lang] = dict(sorted(text_values.items()))
     stats.emotions = label_order(emotions, labels)
     stats.asr_rates = {
         engine: {lang: {rate: summarize(v) for rate, v in sorted(by.items())} for lang, by in sorted(langs_.items())}
