@@ -67,8 +67,11 @@ def _plot_clips(stats: Stats) -> Figure:
     return fig
 
 
-def _plot_histograms(stats: Stats, max_metrics: int = 12) -> Figure:
-    """One histogram per metric (all languages pooled), kept vs dropped."""
+def _plot_histograms(
+    stats: Stats, thresholds: Mapping[str, Sequence[float]] | None = None, max_metrics: int = 12
+) -> Figure:
+    """One histogram per metric (all languages pooled), kept vs dropped, with the recipe's
+    thresholds for that metric as dashed lines."""
     plt = _pyplot()
 
     keys = sorted(stats.values, key=lambda k: (k != "duration_s", k))[:max_metrics]
@@ -83,6 +86,8 @@ def _plot_histograms(stats: Stats, max_metrics: int = 12) -> Figure:
         bins = np.histogram_bin_edges(both, bins=30) if both else 10
         ax.hist(kept, bins=bins, alpha=0.6, label=f"kept ({len(kept)})", color="tab:blue")
         ax.hist(dropped, bins=bins, alpha=0.6, label=f"dropped ({len(dropped)})", color="tab:red")
+        for i, value in enumerate((thresholds or {}).get(key, [])):
+            ax.axvline(value, color="black", linestyle="--", linewidth=1, label="threshold" if i == 0 else None)
         ax.set_title(key)
         ax.legend(fontsize="small")
     if not keys:
@@ -337,7 +342,9 @@ def _quality_md(stats: Stats) -> str:
         "",
         (
             "5th, 50th and 95th percentiles of each metric over kept and dropped clips (all languages; "
-            "per-language summaries are in `stats.json`). `duration_s` is the clip duration."
+            "per-language summaries are in `stats.json`). `duration_s` is the clip duration. In the "
+            "histograms, dashed lines are the recipe's thresholds for that metric (per-language "
+            "overrides of a filter are not drawn)."
         ),
         "",
         md_table(
@@ -370,13 +377,14 @@ def _pooled(stats: Stats, key: str, status: str) -> list[str]:
     return [str(s["n"]), _fmt(s["p5"]), _fmt(s["p50"]), _fmt(s["p95"])]
 
 
-def write_report(out_dir: Path, stats: Stats) -> Path:
+def write_report(out_dir: Path, stats: Stats, thresholds: Mapping[str, Sequence[float]] | None = None) -> Path:
     """Write ``reports/quality.md``, ``stats.json`` and the plots of `stats` (the statistics
     of `out_dir`, from `m5ser.hub.stats.collect_stats`); returns quality.md."""
     reports = out_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
     write_text_atomic(reports / "stats.json", json.dumps(stats.to_dict(), indent=2, sort_keys=True) + "\n")
-    for name, plot in zip(PLOTS, (_plot_clips, _plot_histograms, _plot_text), strict=True):
+    plots = (_plot_clips, lambda st: _plot_histograms(st, thresholds), _plot_text)
+    for name, plot in zip(PLOTS, plots, strict=True):
         fig = plot(stats)
         try:
             with atomic_open(reports / name, "wb") as f:

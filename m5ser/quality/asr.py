@@ -172,6 +172,10 @@ class AsrThresholds:
         if self.metric not in ("asr_error", "wer", "cer"):
             raise RecipeError("metric: expected asr_error, wer or cer")
 
+    def thresholds(self) -> dict[str, list[float]]:
+        """Metric -> threshold values (drawn on the report's histograms; per-language overrides aside)."""
+        return {self.metric: [self.max_error]} if self.max_error is not None else {}
+
 
 class AsrFilter(_PerLangFilter):
     """Drops ``asr_mismatch`` when the ``metric`` (default ``asr_error``) ``> max_error`` (strict). A clip whose

@@ -64,6 +64,17 @@ class SignalThresholds:
         check_range(self, "max_clipping_ratio", low=0, high=1)
         check_range(self, "min_rms_dbfs", high=0)
 
+    def thresholds(self) -> dict[str, list[float]]:
+        """Metric -> threshold values (drawn on the report's histograms)."""
+        return {
+            "duration_s": [self.min_duration_s, self.max_duration_s],
+            "clipping_ratio": [self.max_clipping_ratio],
+            "rms_dbfs": [self.min_rms_dbfs],
+            "leading_silence_s": [self.max_leading_silence_s],
+            "trailing_silence_s": [self.max_trailing_silence_s],
+            "snr_db": [self.min_snr_db],
+        }
+
 
 class SignalFilter(Filter):
     """Drops clips whose signal metrics fail the thresholds.

@@ -20,6 +20,10 @@ class MetricThreshold:
     max: float | None = None  # drop if the value > max
     missing: str = "error"  # a clip without the metric: "error", "keep" or "drop"
 
+    def thresholds(self) -> dict[str, list[float]]:
+        """Metric -> threshold values (drawn on the report's histograms)."""
+        return {self.metric: [v for v in (self.min, self.max) if v is not None]}
+
 
 class MetricFilter(Filter):
     """Drops a clip whose metric is below ``min`` (strict ``<``) or above ``max`` (strict ``>``).

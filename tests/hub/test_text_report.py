@@ -33,3 +33,29 @@ def test_the_report_shows_routes_examples_and_text_metrics_per_language(tmp_path
     assert len(shown) == TEXT_EXAMPLES  # three examples per reason, not all
     assert (out / "reports" / "text_adequacy.png").stat().st_size > 1000
     assert "text_values" not in (out / "reports" / "stats.json").read_text(encoding="utf-8")
+
+
+def test_histograms_draw_the_recipes_thresholds(tmp_path: Path, monkeypatch) -> None:
+    from m5ser.config import load_recipe
+    from m5ser.hub import report
+    from m5ser.hub.publish import recipe_thresholds
+
+    root = Path(__file__).resolve().parents[2]
+    thresholds = recipe_thresholds(load_recipe(root / "manifests/recipes/mini.yaml", root=root))
+    assert thresholds["snr_db"] == [20.0] and thresholds["duration_s"] == [0.4, 20.0]
+    assert thresholds["cer"] == [0.5] and thresholds["vad_speech_ratio"] == [0.3]
+
+    out = tmp_path / "out"
+    kept = make_kept_set(tmp_path, ["es"], ["happy"], 3)
+    write_language("es", kept["es"], out)
+    drawn: list[float] = []
+    real = report._plot_histograms
+
+    def spy(stats, limits=None, max_metrics=12):
+        fig = real(stats, limits, max_metrics)
+        drawn.extend(line.get_xdata()[0] for ax in fig.axes for line in ax.lines)
+        return fig
+
+    monkeypatch.setattr(report, "_plot_histograms", spy)
+    report.write_report(out, collect_stats(out, LABELS), thresholds={"snr_db": [20.0]})
+    assert drawn == [20.0]
