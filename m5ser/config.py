@@ -396,9 +396,10 @@ class Recipe:
         blob = json.dumps(self.raw, sort_keys=True, default=str) + files_digest(inputs)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def labels(self) -> tuple[str, ...]:
-        """The labels this recipe builds, in the order of the emotions file."""
-        spec = load_emotions(self.emotions)
+    def labels(self, spec: EmotionSpec | None = None) -> tuple[str, ...]:
+        """The labels this recipe builds, in the order of the emotions file (`spec`, when the
+        caller has it loaded already)."""
+        spec = spec or load_emotions(self.emotions)
         return tuple(e for e in spec.labels if not self.build.emotions or e in self.build.emotions)
 
 

@@ -80,7 +80,7 @@ class Select(BatchStep):
 
     def process_all(self, items: list[Utterance]) -> list[Utterance]:
         ctx = self.context
-        emotions = ctx.recipe.labels()
+        emotions = ctx.recipe.labels(ctx.spec)
         seed = ctx.recipe.seed
         dropped: list[Utterance] = []
         by_emotion: dict[str, dict[str, Utterance]] = defaultdict(dict)
