@@ -43,6 +43,7 @@ class LanguagePipeline:
 
     plan: list[MapStep]  # run once per language; their output is work/<lang>/planned.jsonl
     clips: list[MapStep]  # run in every work unit over its slice of the plan
+    context: StepContext  # what the steps were built with (labels, the language's speakers)
 
 
 def plan_end(recipe: Recipe) -> int:
@@ -63,4 +64,4 @@ def language_pipeline(recipe: Recipe, lang: str) -> LanguagePipeline:
     ctx = context(recipe, lang)
     end = plan_end(recipe)
     steps = [build_step(recipe, i, ctx) for i in range(len(recipe.steps))]
-    return LanguagePipeline(plan=steps[:end], clips=steps[end:])
+    return LanguagePipeline(plan=steps[:end], clips=steps[end:], context=ctx)

@@ -8,7 +8,7 @@ from collections import Counter
 
 from m5ser import registry
 from m5ser.config import Recipe, RecipeError
-from m5ser.pipeline.assemble import context, language_pipeline, plan_end
+from m5ser.pipeline.assemble import language_pipeline, plan_end
 from m5ser.text.ingest import Ingest
 
 
@@ -18,7 +18,7 @@ def validate_recipe(recipe: Recipe) -> list[str]:
     findings = []
     for lang, cfg in recipe.languages.items():
         pipeline = language_pipeline(recipe, lang)  # builds every step: parameters checked
-        voices = context(recipe, lang).voices
+        voices = pipeline.context.voices
         for voice in voices:
             engine = registry.resolve("synthesizer", voice.engine)
             known = getattr(engine, "known_voices", None)
