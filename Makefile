@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PY     := .venv/bin/python
 PIP    := .venv/bin/pip
 RECIPE ?= manifests/recipes/mini.yaml
-TRAIN_RECIPE ?= manifests/recipes/train.yaml
+TRAIN_RECIPE ?= manifests/recipes/train-crossed.yaml
 TRAIN_CONFIG ?= manifests/train/stage1.yaml
 TORCH  := torch==2.14.1
 TORCH_CPU := torch==2.13.0

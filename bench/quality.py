@@ -4,8 +4,8 @@
                             [--add dnsmos speaker]   # steps appended to the recipe's, default parameters
 
 Plans each language with the recipe's own plan steps (in a temporary work folder), takes the
-first `--per-lang` planned clips, then runs synthesis and each check of the recipe's clip steps
-on them in order, timing every step (wall, and CPU seconds of this process and its children: on a
+first `--per-lang` planned clips, then runs synthesis and each check of the recipe's clip and
+language-pass steps on them in order, timing every step (wall, and CPU seconds of this process and its children: on a
 shared machine the CPU ratio is the fairer one; a step's first call includes its model load
 and any JIT compilation, e.g. librosa's numba kernels for DNSMOS). Prints per step the seconds per clip and the ratio to
 synthesis, the fraction of the clips reaching the step that it keeps, and the WER/CER per
@@ -51,7 +51,7 @@ def run(recipe_path: Path, per_lang: int, langs: list[str] | None, add: list[str
     for lang in langs or list(recipe.languages):
         pipe = language_pipeline(recipe, lang)
         clips = [u for u in chain([], pipe.plan) if u.drop_reason is None][:per_lang]
-        for step in pipe.clips:
+        for step in pipe.clips + pipe.language:  # the language pass too (run here on the sample)
             if step.name not in order:
                 order.append(step.name)
             alive = [u for u in clips if u.drop_reason is None]

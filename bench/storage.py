@@ -1,98 +1,188 @@
 """Parquet bytes per PCM byte of the shards, per language and audio encoding, side by side.
 
-Usage: .venv/bin/python bench/storage.py [--recipe manifests/recipes/mini.yaml] [--limit 40] [--lang de ...]
+Usage: .venv/bin/python bench/storage.py [--recipe manifests/recipes/mini.yaml] [--limit 0]
+           [--lang de ...] [--last-step signal_filter] [--work DIR] [--codecs]
 
-Builds each language of the recipe (at most `--limit` clips each; 0 = all) once into a
-temporary folder, then writes the same kept clips as shards three ways:
-  wav        the audio column holds the WAV files as they are, uncompressed (the old format)
+Builds each language of the recipe (at most `--limit` clips each; 0 = all) into `--work`
+(kept between runs: finished work is reused; default a temporary folder), then writes the
+same kept clips as shards four ways:
+  wav        the audio column holds the WAV files as they are, uncompressed (the first format)
   wav+zstd   the same, with Parquet's zstd on the audio column
-  flac       FLAC bytes (`shards.audio_format: flac`, the default)
-and prints Parquet bytes / PCM bytes (16-bit samples only, no headers) for each. It checks
-that the FLAC shards decode (`read_shard`) to exactly the samples of the WAV files and that
-every other column is equal. Goal (issue 15): flac <= 0.6.
+  flac-sf    FLAC from libsndfile (`soundfile`, its highest level: libFLAC -8, 4,096-sample
+             blocks): the encoder before `m5ser.shards.flac`
+  flac       FLAC as shipped (`shards.audio_format: flac`: `m5ser.shards.flac`, libFLAC -8 in
+             1,024-sample blocks, LPC precision search)
+and prints Parquet bytes / PCM bytes (16-bit samples only, no headers) for each, plus the
+share of the flac shards that is not audio bytes (other columns, Parquet footers and indexes).
+It checks that the flac shards decode (`read_shard`) to exactly the samples of the WAV files
+and that every other column is equal. Goal (issue 15): flac <= 0.6 per language.
+
+`--last-step NAME` keeps the recipe's steps up to NAME (e.g. `signal_filter`: the listening
+checks after it only drop clips, they never change a clip's bytes) to keep the build cheap.
+`--codecs` also prints, on the same clips, the audio bytes alone (no Parquet) of other
+lossless choices, through command-line encoders when installed (`flac`, `ffmpeg`): libFLAC
+outside the streamable subset (LPC order 32, precision search), WavPack, TTA and ALAC.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
+import shutil
+import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import soundfile as sf
 
-from m5ser.config import load_recipe
+from m5ser.config import Recipe, load_recipe
 from m5ser.pipeline.build import build_language
-from m5ser.shards import parquet
+from m5ser.schema import Utterance
+from m5ser.shards import flac, parquet
+
+FORMATS = ("wav", "wav+zstd", "flac-sf", "flac")
 
 
-def wav_zstd_bytes(kept: list, folder: Path) -> int:
-    """Parquet bytes of the kept clips as WAV with zstd on the audio column (one file per split)."""
+def sndfile_flac(wav: Path, audio_format: str) -> bytes:
+    """The previous encoder: libsndfile's FLAC at its highest level (libFLAC's default blocks)."""
+    samples, sr = sf.read(str(wav), dtype="int16")
+    buf = io.BytesIO()
+    sf.write(buf, samples, sr, format="FLAC", subtype="PCM_16", compression_level=1.0)
+    return buf.getvalue()
+
+
+def shard_bytes(kept: list[Utterance], folder: Path, fmt: str) -> tuple[int, int]:
+    """(Parquet bytes, audio-column bytes) of the kept clips in format `fmt` (one file per split,
+    the writer's options; `wav+zstd` turns on zstd for the audio column)."""
     options = dict(parquet._WRITE_OPTIONS)
-    options["compression"] = {**options["compression"], "audio.bytes": "zstd"}
-    total = 0
-    for split in parquet.SPLITS:
-        clips = sorted((parquet._check_clip(kept[0].lang, u) for u in kept if u.split == split), key=lambda c: c.utt.id)
-        if clips:
-            path = folder / f"{split}.parquet"
-            pq.write_table(parquet._table(clips, "wav"), path, **options)
-            total += path.stat().st_size
-    return total
+    audio_format = "wav" if fmt.startswith("wav") else "flac"
+    if fmt == "wav+zstd":
+        options["compression"] = {**options["compression"], "audio.bytes": "zstd"}
+    encode: Callable[[Path, str], bytes] = sndfile_flac if fmt == "flac-sf" else parquet.encode_audio
+    original, parquet.encode_audio = parquet.encode_audio, encode
+    total = audio = 0
+    try:
+        for split in parquet.SPLITS:
+            clips = sorted(
+                (parquet._check_clip(kept[0].lang, u) for u in kept if u.split == split), key=lambda c: c.utt.id
+            )
+            if clips:
+                table = parquet._table(clips, audio_format)
+                path = folder / f"{split}.parquet"
+                pq.write_table(table, path, **options)
+                total += path.stat().st_size
+                audio += sum(len(a["bytes"]) for a in table.column("audio").to_pylist())
+    finally:
+        parquet.encode_audio = original
+    return total, audio
 
 
-def rows(folder: Path) -> list[dict]:
-    """Every row of the shards in `folder`, audio decoded."""
-    return [row for p in sorted(folder.glob("*.parquet")) for row in parquet.read_shard(p)]
+def codec_ratios(wavs: list[Path], pcm: int) -> dict[str, float]:
+    """Audio bytes / PCM bytes of other lossless encoders on the same WAV files (those installed)."""
+    cli = {
+        "flac-lax32-p": ["flac", "-s", "-c", "-8", "--lax", "-l", "32", "-b", "1024", "-p", "--no-padding",
+                         "--no-seektable"],
+        "wavpack": ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "wavpack", "-compression_level", "8", "-f", "wv",
+                    "-"],
+        "tta": ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "tta", "-f", "tta", "-"],
+        "alac": ["ffmpeg", "-v", "error", "-i", "-", "-c:a", "alac", "-f", "ipod", "-movflags", "frag_keyframe", "-"],
+    }  # fmt: skip
+    out = {}
+    for name, cmd in cli.items():
+        if shutil.which(cmd[0]) is None:
+            continue
+        size = 0
+        for wav in wavs:
+            args = [*cmd, str(wav)] if cmd[0] == "flac" else cmd
+            data = wav.read_bytes() if cmd[0] == "ffmpeg" else None
+            size += len(subprocess.run(args, input=data, capture_output=True, check=True).stdout)
+        out[name] = size / pcm
+    return out
+
+
+def decoded_equal(a: Path, b: Path) -> bool:
+    """Same rows in the shards of folders `a` (flac) and `b` (wav): samples, ids, labels, all columns."""
+    rows_a = [r for p in sorted(a.glob("*.parquet")) for r in parquet.read_shard(p)]
+    rows_b = [r for p in sorted(b.glob("*.parquet")) for r in parquet.read_shard(p)]
+    same = len(rows_a) == len(rows_b)
+    for x, y in zip(rows_a, rows_b, strict=False):
+        same &= bool(np.array_equal(x["audio"].pop("array"), y["audio"].pop("array")))
+        x["audio"].pop("path"), y["audio"].pop("path")
+        same &= x == y
+    return same
+
+
+def scratch(recipe: Recipe, root: Path, last_step: str | None) -> Recipe:
+    """`recipe` building into `root` with WAV sidecars (the reference), steps cut after `last_step`."""
+    steps = recipe.steps
+    if last_step:
+        names = [s.name for s in steps]
+        if last_step not in names:
+            raise SystemExit(f"--last-step {last_step!r} is not a step of {recipe.path} ({names})")
+        steps = steps[: names.index(last_step) + 1]
+    shards = dataclasses.replace(recipe.shards, wav=True)
+    return dataclasses.replace(recipe, output=root / "m5ser", work_dir=root / "work", shards=shards, steps=steps)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", default="manifests/recipes/mini.yaml")
-    parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--limit", type=int, default=0, help="clips per language (0 = all)")
     parser.add_argument("--lang", nargs="*")
+    parser.add_argument("--last-step", help="keep the recipe's steps up to this one (e.g. signal_filter)")
+    parser.add_argument("--work", type=Path, help="build folder kept between runs (default: a temporary one)")
+    parser.add_argument("--codecs", action="store_true", help="also measure other lossless encoders (CLI)")
     args = parser.parse_args()
     recipe = load_recipe(args.recipe)
     langs = args.lang or list(recipe.languages)
-    print(f"{args.recipe}: Parquet bytes / PCM bytes (lower is better; goal flac <= 0.6)")
-    print(f"{'lang':<6}{'clips':>7}{'PCM MB':>9}{'wav':>8}{'wav+zstd':>10}{'flac':>8}  content")
-    totals = np.zeros(4)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        shards = dataclasses.replace(recipe.shards, wav=True)  # the sidecars are the reference WAV files
-        r = dataclasses.replace(recipe, output=root / "m5ser", work_dir=root / "work", shards=shards)
+        root = args.work or Path(tmp)
+        r = scratch(recipe, root, args.last_step)
+        steps = [s.name for s in r.steps]
+        print(f"{args.recipe} (steps up to {steps[-1]}; libFLAC {flac.version()}): Parquet bytes / PCM bytes")
+        print(
+            f"{'lang':<6}{'clips':>6}{'PCM MB':>8}"
+            + "".join(f"{f:>10}" for f in FORMATS)
+            + f"{'non-audio':>11}  content"
+        )
+        totals = dict.fromkeys(["pcm", *FORMATS, "audio"], 0)
+        codec_totals: dict[str, float] = {}
         for lang in langs:
             build_language(r, lang, limit=args.limit or None, progress=False)
-            kept = [u for u in parquet.read_published_manifest(r.output / "manifests" / f"{lang}.jsonl")]
+            kept = list(parquet.read_published_manifest(r.output / "manifests" / f"{lang}.jsonl"))
             for u in kept:
                 u.audio_path = str(r.output / u.audio_path)
             pcm = sum(sf.info(u.audio_path).frames * 2 for u in kept)
             sizes = {}
-            for fmt in ("wav", "flac"):
-                paths = parquet.write_language(lang, kept, root / fmt, audio_format=fmt)
-                sizes[fmt] = sum(p.stat().st_size for p in paths)
-            zdir = root / "zstd" / lang
-            zdir.mkdir(parents=True)
-            sizes["wav+zstd"] = wav_zstd_bytes(kept, zdir)
-            flac = [
-                row for p in sorted((root / "flac" / "data" / lang).glob("*.parquet")) for row in parquet.read_shard(p)
-            ]
-            wav = [
-                row for p in sorted((root / "wav" / "data" / lang).glob("*.parquet")) for row in parquet.read_shard(p)
-            ]
-            same = len(flac) == len(wav) == len(kept)
-            for a, b in zip(flac, wav, strict=True):
-                same &= bool(np.array_equal(a["audio"].pop("array"), b["audio"].pop("array")))
-                a["audio"].pop("path"), b["audio"].pop("path")
-                same &= a == b
-            totals += [pcm, sizes["wav"], sizes["wav+zstd"], sizes["flac"]]
+            for fmt in FORMATS:
+                folder = Path(tmp) / "shards" / lang / fmt
+                folder.mkdir(parents=True)
+                sizes[fmt], audio = shard_bytes(kept, folder, fmt)
+            same = decoded_equal(Path(tmp) / "shards" / lang / "flac", Path(tmp) / "shards" / lang / "wav")
+            totals["pcm"] += pcm
+            totals["audio"] += audio
+            for fmt in FORMATS:
+                totals[fmt] += sizes[fmt]
+            cells = "".join(f"{sizes[f] / pcm:>10.3f}" for f in FORMATS)
+            other = (sizes["flac"] - audio) / pcm
             print(
-                f"{lang:<6}{len(kept):>7}{pcm / 1e6:>9.2f}{sizes['wav'] / pcm:>8.3f}{sizes['wav+zstd'] / pcm:>10.3f}"
-                f"{sizes['flac'] / pcm:>8.3f}  {'identical' if same else 'DIFFERENT'}"
+                f"{lang:<6}{len(kept):>6}{pcm / 1e6:>8.2f}{cells}{other:>11.4f}  {'identical' if same else 'DIFFERENT'}"
             )
-    pcm, w, z, f = totals
-    print(f"{'all':<6}{'':>7}{pcm / 1e6:>9.2f}{w / pcm:>8.3f}{z / pcm:>10.3f}{f / pcm:>8.3f}")
+            if args.codecs:
+                ratios = codec_ratios([Path(u.audio_path) for u in kept], pcm)
+                ratios["flac (audio only)"] = audio / pcm
+                print("      audio bytes only: " + "  ".join(f"{k} {v:.3f}" for k, v in ratios.items()))
+                for k, v in ratios.items():
+                    codec_totals[k] = codec_totals.get(k, 0.0) + v * pcm
+        pcm = totals["pcm"]
+        cells = "".join(f"{totals[f] / pcm:>10.3f}" for f in FORMATS)
+        print(f"{'all':<6}{'':>6}{pcm / 1e6:>8.2f}{cells}{(totals['flac'] - totals['audio']) / pcm:>11.4f}")
+        if codec_totals:
+            print("      audio bytes only: " + "  ".join(f"{k} {v / pcm:.3f}" for k, v in codec_totals.items()))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Pipeline throughput vs the bare espeak-ng engine on the same sentences, side by side.
 
 Usage: .venv/bin/python bench/throughput.py [--recipe manifests/recipes/mini.yaml] [--lang de]
-                                            [--n 120] [--repeat 3]
+                                            [--n 120] [--repeat 3] [--no-all]
 
 Each repeat measures, on the same planned clips and in this order:
   bare        libespeak-ng in-process, one call per sentence, no prosody (no fork)
@@ -10,7 +10,11 @@ Each repeat measures, on the same planned clips and in this order:
   render      voice-quality rendering of the synthesized clips (`dsp.apply_voice_quality`)
   pipeline-signal   the whole per-language build with the recipe's steps up to the signal
                     checks (plan, synth, voice quality, trim, signal metrics, signal filter, shards)
-  pipeline-all      the whole build with every step of the recipe (quality checks included)
+  pipeline-signal, plan pro-rated   the same run with the plan's time counted for the n
+                    clips built only (the plan covers all of the language's sentences; a
+                    build without --limit plans exactly the clips it builds)
+  pipeline-all      the whole build with every step of the recipe (quality checks included;
+                    `--no-all` leaves it out, for quick comparisons of two versions of the code)
 Prints clips/s and ratios (to bare, and pipeline-signal / as called; render / synthesis per
 clip) per repeat, then the median and the spread (min-max) over repeats. Other processes
 share the cores, so only ratios measured in the same repeat mean anything.
@@ -54,7 +58,7 @@ def timed(fn, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def one_repeat(recipe: Recipe, lang: str, n: int) -> dict[str, float]:
+def one_repeat(recipe: Recipe, lang: str, n: int, with_all: bool = True) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         planned = planned_clips(plan_language(scratch(recipe, Path(tmp) / "plan", signal_only=False), lang), n)
         voices = {v.id: v for v in voices_for(recipe, lang)}
@@ -83,11 +87,17 @@ def one_repeat(recipe: Recipe, lang: str, n: int) -> dict[str, float]:
                 dsp.apply_voice_quality(x, SAMPLE_RATE, q, seed=int(u.id[:8], 16))
 
         out["render"] = timed(render, n)
-        for name, signal_only in (("pipeline-signal", True), ("pipeline-all", False)):
+        for name, signal_only in (("pipeline-signal", True), ("pipeline-all", False))[: 2 if with_all else 1]:
             r = scratch(recipe, Path(tmp) / name, signal_only=signal_only)
             start = time.perf_counter()
-            result = build_language(r, lang, limit=n, progress=False)
-            out[name] = result.planned / (time.perf_counter() - start)
+            plan = plan_language(r, lang)
+            plan_s = time.perf_counter() - start
+            result = build_language(r, lang, limit=n, progress=False)  # reuses the plan just made
+            wall = time.perf_counter() - start
+            out[name] = result.planned / wall
+            if name == "pipeline-signal":  # the plan covers every sentence of the language, not only n
+                share = result.planned / len(planned_clips(plan))
+                out["pipeline-signal, plan pro-rated"] = result.planned / (wall - plan_s * (1 - share))
     return out
 
 
@@ -97,6 +107,7 @@ def main() -> None:
     parser.add_argument("--lang", default="de")
     parser.add_argument("--n", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-all", action="store_true", help="leave out pipeline-all (the quality checks)")
     args = parser.parse_args()
 
     recipe = load_recipe(args.recipe)
@@ -104,24 +115,25 @@ def main() -> None:
     print(f"{args.n} '{args.lang}' clips from {args.recipe}; clip steps {clip_steps}; {args.repeat} repeats")
     runs = []
     for i in range(args.repeat):
-        r = one_repeat(recipe, args.lang, args.n)
+        r = one_repeat(recipe, args.lang, args.n, with_all=not args.no_all)
         ratios = {
             "pipeline-signal / as called": r["pipeline-signal"] / r["as called"],
+            "pipeline-signal, plan pro-rated / as called": r["pipeline-signal, plan pro-rated"] / r["as called"],
             "render / synthesis (time per clip)": r["as called"] / r["render"],
             "as called / fork-worker": r["as called"] / r["fork-worker"],
         }
         runs.append((r, ratios))
         cells = "  ".join(f"{k} {v:.1f}" for k, v in r.items())
         print(f"repeat {i + 1}: clips/s  {cells}")
-    print(f"\n{'stage':<22}{'clips/s median':>16}{'min-max':>16}{'ratio to bare':>16}")
+    print(f"\n{'stage':<34}{'clips/s median':>16}{'min-max':>16}{'ratio to bare':>16}")
     for key in runs[0][0]:
         vals = [r[key] for r, _ in runs]
         bare = statistics.median(r[key] / r["bare"] for r, _ in runs)
-        print(f"{key:<22}{statistics.median(vals):>16.1f}{f'{min(vals):.1f}-{max(vals):.1f}':>16}{bare:>16.3f}")
+        print(f"{key:<34}{statistics.median(vals):>16.1f}{f'{min(vals):.1f}-{max(vals):.1f}':>16}{bare:>16.3f}")
     print()
     for key in runs[0][1]:
         vals = [q[key] for _, q in runs]
-        print(f"{key:<36} median {statistics.median(vals):.2f}  (min {min(vals):.2f}, max {max(vals):.2f})")
+        print(f"{key:<46} median {statistics.median(vals):.2f}  (min {min(vals):.2f}, max {max(vals):.2f})")
 
 
 if __name__ == "__main__":

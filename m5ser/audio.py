@@ -69,9 +69,9 @@ def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     return buf.getvalue()
 
 
-def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write a PCM16 WAV atomically."""
-    write_bytes_atomic(path, wav_bytes(samples, sample_rate))
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, *, fsync: bool = True) -> None:
+    """Write a PCM16 WAV atomically (`fsync`: see `m5ser.manifest.atomic_open`)."""
+    write_bytes_atomic(path, wav_bytes(samples, sample_rate), fsync=fsync)
 
 
 def _read(source: str | BinaryIO, name: str | Path, sample_rate: int) -> np.ndarray:

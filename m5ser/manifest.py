@@ -71,8 +71,11 @@ def dumps(utt: Utterance) -> str:
 
 
 @contextmanager
-def atomic_open(path: str | Path, mode: str = "w") -> Iterator[TextIO]:
-    """Open a temp file beside `path`; rename it over `path` only if the block succeeds."""
+def atomic_open(path: str | Path, mode: str = "w", *, fsync: bool = True) -> Iterator[TextIO]:
+    """Open a temp file beside `path`; rename it over `path` only if the block succeeds.
+
+    `fsync=False` skips flushing to disk before the rename (still atomic for readers, not
+    durable across a power loss): for regenerable caches that check what they reuse."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -80,7 +83,8 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[TextIO]:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files follow the umask
         os.replace(tmp, path)
     except BaseException:
@@ -88,8 +92,8 @@ def atomic_open(path: str | Path, mode: str = "w") -> Iterator[TextIO]:
         raise
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    with atomic_open(path, "wb") as f:
+def write_bytes_atomic(path: str | Path, data: bytes, *, fsync: bool = True) -> None:
+    with atomic_open(path, "wb", fsync=fsync) as f:
         f.write(data)
 
 

@@ -14,7 +14,11 @@ Stages: a step with ``stage = "plan"`` needs every sentence of a language at onc
 the sources, choosing sentences, batched translation, casting speakers); the plan is every
 step up to the last plan step, run once per language and kept in
 ``work/<lang>/planned.jsonl``. Steps with ``stage = "clip"`` (synthesis, audio checks) run
-in the work units after it; ``stage = "any"`` steps run wherever the recipe puts them.
+in the work units after it; ``stage = "any"`` steps run wherever the recipe puts them. A step
+with ``stage = "language"`` needs every clip of a language at once (a speaker's centroid over
+all its neutral clips, an emotion model cross-validated over all the language's speakers): it
+and every step after it run once per language over all its clips, after the work units and
+before the merge writes shards (`m5ser.pipeline.language`).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from m5ser.config import EmotionSpec, Recipe
 from m5ser.schema import Utterance, Voice
 
-Stage = Literal["plan", "clip", "any"]
+Stage = Literal["plan", "clip", "language", "any"]
 
 
 @dataclass(frozen=True)

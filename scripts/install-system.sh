@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages M5SER needs, only those that are missing. Idempotent.
 set -euo pipefail
-packages=(espeak-ng ffmpeg libsndfile1 apertium apertium-eng-spa apertium-fr-es apertium-spa-ita)
+packages=(espeak-ng ffmpeg libsndfile1 libflac12 apertium apertium-eng-spa apertium-fr-es apertium-spa-ita)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

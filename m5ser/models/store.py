@@ -348,3 +348,11 @@ def status() -> list[ModelStatus]:
             )
         )
     return rows
+
+
+def resolve(path: str) -> str:
+    """`store:NAME` -> the model store's folder (assembled once, offline); anything else
+    (a local folder or a hub id) unchanged."""
+    if path.startswith("store:"):
+        return str(model_path(path.removeprefix("store:")))
+    return path

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from m5ser import registry
 from m5ser.config import Recipe, RecipeError, load_emotions, parse_section, voices_for
@@ -39,11 +39,12 @@ def build_step(recipe: Recipe, index: int, ctx: StepContext) -> MapStep:
 
 @dataclass
 class LanguagePipeline:
-    """The steps of one language, cut where the plan ends."""
+    """The steps of one language, cut where the plan ends and where the language pass starts."""
 
     plan: list[MapStep]  # run once per language; their output is work/<lang>/planned.jsonl
     clips: list[MapStep]  # run in every work unit over its slice of the plan
     context: StepContext  # what the steps were built with (labels, the language's speakers)
+    language: list[MapStep] = field(default_factory=list)  # from the first "language" step on: once over all clips
 
 
 def plan_end(recipe: Recipe) -> int:
@@ -53,15 +54,22 @@ def plan_end(recipe: Recipe) -> int:
     if not plans:
         raise RecipeError(f"{recipe.path}: steps: no step reads the sources (add ingest, select, translate, cast)")
     end = plans[-1] + 1
-    early = [f"steps[{i}].{recipe.steps[i].name}" for i in range(end) if stages[i] == "clip"]
+    early = [f"steps[{i}].{recipe.steps[i].name}" for i in range(end) if stages[i] in ("clip", "language")]
     if early:
         raise RecipeError(f"{recipe.path}: {early[0]} works on audio clips and must come after the plan's last step")
     return end
 
 
+def language_start(recipe: Recipe) -> int:
+    """Index of the first ``stage = "language"`` step (len(steps) if none): it and every step
+    after it run once per language over all its clips, after the work units."""
+    stages = [step_class(recipe, i).stage for i in range(len(recipe.steps))]
+    return next((i for i, stage in enumerate(stages) if stage == "language"), len(stages))
+
+
 def language_pipeline(recipe: Recipe, lang: str) -> LanguagePipeline:
     """Every step of `lang`, built from the recipe (validates all parameters)."""
     ctx = context(recipe, lang)
-    end = plan_end(recipe)
+    end, start = plan_end(recipe), language_start(recipe)
     steps = [build_step(recipe, i, ctx) for i in range(len(recipe.steps))]
-    return LanguagePipeline(plan=steps[:end], clips=steps[end:], context=ctx)
+    return LanguagePipeline(plan=steps[:end], clips=steps[end:start], context=ctx, language=steps[start:])

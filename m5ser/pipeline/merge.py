@@ -1,5 +1,6 @@
-"""Merge a language: its finished work units and its plan's text-level drops into
-``removed/``, the Parquet shards, the published manifest and ``reports/languages/<lang>.json``."""
+"""Merge a language: its finished work units (through the language pass, `m5ser.pipeline.language`)
+and its plan's text-level drops into ``removed/``, the Parquet shards, the published manifest and
+``reports/languages/<lang>.json``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 from m5ser.config import Recipe
 from m5ser.manifest import read_manifest, write_text_atomic
+from m5ser.pipeline.language import run_language_pass
 from m5ser.pipeline.plan import require_plan, text_drops
 from m5ser.pipeline.units import PartResult
 from m5ser.shards.parquet import write_language
@@ -31,7 +33,7 @@ class LanguageResult:
     synthesis_calls: int
     shards: list[str] = field(default_factory=list)
     text_dropped: dict[str, int] = field(default_factory=dict)  # sentences dropped before casting, by reason
-    steps: dict[str, dict[str, int]] = field(default_factory=dict)  # the plan steps' counts
+    steps: dict[str, dict[str, int]] = field(default_factory=dict)  # the plan's and the language pass's step counts
 
 
 def finalize_language(recipe: Recipe, lang: str, parts: Sequence[PartResult]) -> LanguageResult:
@@ -41,6 +43,7 @@ def finalize_language(recipe: Recipe, lang: str, parts: Sequence[PartResult]) ->
     ids = [u.id for u in done]
     if len(set(ids)) != len(ids):
         raise RuntimeError(f"{lang}: a clip id appears in two work units")
+    done, pass_counts = run_language_pass(recipe, lang, done, [p.manifest for p in parts])
     kept = [u for u in done if u.kept]
     clip_drops = [u for u in done if not u.kept]
     removed = write_removed(recipe.output, lang, clip_drops + text_drops(plan), work_dir=recipe.work_dir)
@@ -61,7 +64,7 @@ def finalize_language(recipe: Recipe, lang: str, parts: Sequence[PartResult]) ->
         synthesis_calls=sum(p.synthesis_calls for p in parts),
         shards=[str(p.relative_to(recipe.output)) for p in shards],
         text_dropped=plan.dropped,
-        steps=plan.counts,
+        steps={**plan.counts, **pass_counts},
     )
     write_text_atomic(
         recipe.output / "reports" / "languages" / f"{lang}.json",

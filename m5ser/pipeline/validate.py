@@ -45,7 +45,7 @@ def validate_recipe(recipe: Recipe) -> list[str]:
         read = f"{sum(rows.values())} rows read" + (
             f" ({', '.join(f'{n} {r}' for r, n in sorted(rows.items()) if r != 'ok')} dropped)" if len(rows) > 1 else ""
         )
-        steps = " → ".join(s.name for s in pipeline.plan + pipeline.clips)
+        steps = " → ".join(s.name for s in pipeline.plan + pipeline.clips + pipeline.language)
         sources = ", ".join(cfg.sources)
         via = f"{cfg.translate} ({', '.join(route)})" if route else cfg.translate
         findings.append(f"{lang}: {len(voices)} speakers, text from {sources} ({read}) via {via}; {steps}")

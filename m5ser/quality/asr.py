@@ -1,14 +1,14 @@
 """Back-transcription: does a clip say its text, in its language? (annotator + two filters)
 
-`asr` (annotator) runs Whisper over each work unit's clips in batches and adds to ``metrics``:
+`asr` (annotator) runs Whisper over a work unit's clips in batches and adds to ``metrics``:
 ``asr_text`` (transcript decoded in the clip's language), ``asr_lang`` / ``asr_lang_prob``
 (Whisper's most probable language and its probability), ``asr_own_prob`` (the probability of
-the clip's own language), ``wer`` and ``cer`` (jiwer, after `normalize`) and ``asr_error``
-(the one the filters read: ``cer`` for the languages in ``cer_langs``, which are written
-without spaces, else ``wer``) and ``asr_status``: ``checked``, or ``unchecked`` for the
-languages in ``unchecked`` (the ear is known not to work on them: transcribed for the report,
-never filtered). Languages in ``skip`` get no ASR metrics at all. The report shows both as
-"not checked", never as passed.
+the clip's own language), ``wer`` and ``cer`` (jiwer, after the spoken form of numbers and
+symbols, `error_rates`, and `normalize`) and ``asr_error`` (the one the filters read: ``cer``
+for the languages in ``cer_langs``, which are written without spaces, else ``wer``) and
+``asr_status``: ``checked``, or ``unchecked`` for the languages in ``unchecked`` (the ear is
+known not to work on them: transcribed for the report, never filtered). Languages in ``skip``
+get no ASR metrics at all. The report shows both as "not checked", never as passed.
 
 `asr_filter` drops ``asr_mismatch`` and `language_id` drops ``wrong_language``; both take
 per-language overrides (``per_lang: {zh: {max_error: 0.6}}``).
@@ -20,6 +20,7 @@ import dataclasses
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from m5ser import audio
@@ -27,6 +28,7 @@ from m5ser.config import RecipeError, parse_section
 from m5ser.registry import require
 from m5ser.schema import Utterance
 from m5ser.steps import Filter, MapStep, StepContext
+from m5ser.text.normalize import LangRules, load_rules, normalize_text
 
 SAMPLE_RATE = 16_000
 
@@ -43,11 +45,20 @@ def normalize(text: str) -> str:
     return " ".join("".join(chars).split())
 
 
-def error_rates(reference: str, hypothesis: str) -> dict[str, float]:
+def error_rates(reference: str, hypothesis: str, rules: LangRules | None = None, lang: str = "") -> dict[str, float]:
     """WER and CER of `hypothesis` against `reference` after `normalize` (CER without spaces).
 
-    An empty reference gives 0 for an empty hypothesis and 1 otherwise."""
+    With the language's `rules` (the `normalize` step's: numbers spelled by num2words, symbols,
+    abbreviations), both texts are first put in their spoken form: the clip's text already is,
+    and Whisper writes "2700" for the "deux mille sept cents" it heard.
+    An empty reference gives 0 for an empty hypothesis and 1 otherwise.
+
+    >>> error_rates("Ich habe drei Hunde.", "Ich habe 3 Hunde", LangRules(num2words="de"), "de")
+    {'wer': 0.0, 'cer': 0.0}
+    """
     jiwer = require("jiwer", "quality")
+    if rules is not None:
+        reference, hypothesis = normalize_text(reference, lang, rules), normalize_text(hypothesis, lang, rules)
     ref, hyp = normalize(reference), normalize(hypothesis)
     if not ref:
         bad = float(bool(hyp))
@@ -75,6 +86,10 @@ class AsrParams:
     # them (espeak-ng zh/ru are heard as other languages). asr_status "unchecked"; filters skip them.
     unchecked: list[str] = field(default_factory=list)
     lang_codes: dict[str, str] = field(default_factory=dict)  # recipe language -> Whisper code, where they differ
+    # Spoken-form rules applied to text and transcript before scoring (numbers, symbols): the
+    # `normalize` step's file; empty: normalize.yaml beside the recipe's emotions file (no
+    # recipe context: texts compared as written).
+    rules: str = ""
 
 
 class AsrAnnotator(MapStep):
@@ -101,6 +116,18 @@ class AsrAnnotator(MapStep):
             )  # fmt: skip
         return self._whisper
 
+    def rules(self, lang: str) -> LangRules | None:
+        """The language's spoken-form rules (None: the language has none; texts compared as written)."""
+        if self.params.rules:
+            path = Path(self.params.rules)
+        elif self.ctx is not None:
+            path = self.ctx.recipe.emotions_file.parent / "normalize.yaml"
+        else:
+            return None
+        if not path.is_file():
+            raise RecipeError(f"asr.rules: no normalization rules file {path}")
+        return load_rules(path).get(lang)
+
     def annotate(self, batch: list[Utterance]) -> None:
         """Add the ASR metrics to every clip of `batch` (one Whisper call)."""
         langs = [self.params.lang_codes.get(u.lang, u.lang) for u in batch]
@@ -108,7 +135,7 @@ class AsrAnnotator(MapStep):
         # A bound on the decoding: generous for the text, so a hallucination loop stops.
         limits = [min(220, 16 + 3 * len(u.text)) for u in batch]
         for utt, heard in zip(batch, self.whisper.hear(clips, langs, limits), strict=True):
-            rates = error_rates(utt.text, heard.text)
+            rates = error_rates(utt.text, heard.text, self.rules(utt.lang), utt.lang)
             status = "unchecked" if utt.lang in self.params.unchecked else "checked"
             utt.metrics.update(
                 asr_text=heard.text,

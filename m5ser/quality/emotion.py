@@ -9,11 +9,11 @@ saw its speaker (`speaker_folds`, `cross_val_posteriors`). The `emotion` step ad
 ``emotion_margin`` (intended minus best other posterior); drop low ones with ``metric_filter``
 (``{metric: emotion_posterior, min: 0.2, reason: emotion_unclear}``) if the recipe says so.
 
-Where it runs: the model needs many speakers of a language at once, and the work units
-partition a language's clips by id, so inside a unit it sees only that unit's clips and
-speakers. With ``parts: 1`` (or a per-language pass after the units, before the merge, which
-the pipeline does not have yet) it sees the whole language. A set with fewer than
-``min_speakers`` speakers or a single emotion is left unscored (counted, never passed).
+Where it runs: the model needs all speakers of a language at once, and the work units hold a
+random part of each speaker's clips, so the step is a ``language`` stage step: it (and the
+filters after it) runs once per language over all its clips, after the work units, before the
+merge (`m5ser.pipeline.language`). A set with fewer than ``min_speakers`` speakers or a single
+emotion is left unscored (counted, never passed).
 The trained stage-1 model plugs in later through the same `EmotionScorer` protocol.
 """
 
@@ -106,7 +106,7 @@ class EmotionConsistency(BatchStep):
 
     name = "emotion"
     Params = EmotionParams
-    stage = "clip"
+    stage = "language"
 
     def __init__(self, params: EmotionParams | None = None, ctx: StepContext | None = None) -> None:
         super().__init__(params, ctx)

@@ -68,8 +68,8 @@ def _inner(params: RetryParams, ctx: StepContext | None) -> list[MapStep]:
             cls = registry.resolve("step", name)
         except KeyError as e:
             raise RecipeError(f"{where}.{name}: {e.args[0]}") from None
-        if cls.stage == "plan":
-            raise RecipeError(f"{where}.{name}: a plan step cannot be retried per clip")
+        if cls.stage in ("plan", "language"):
+            raise RecipeError(f"{where}.{name}: a {cls.stage} step cannot be retried per clip")
         steps.append(cls(parse_section(cls.Params, options or {}, f"{where}.{name}"), ctx))
     return steps
 

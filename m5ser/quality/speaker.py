@@ -8,10 +8,10 @@ back to all its other clips (``speaker_ref: all``); a speaker with a single clip
 unscored. Adds ``speaker_sim`` and ``speaker_ref``; drop with ``metric_filter``
 (``{metric: speaker_sim, min: 0.7, reason: speaker_mismatch, missing: keep}``).
 
-Where it runs: a centroid needs a speaker's clips together. The work units partition a
-language's clips by a hash of the clip id, so every unit holds a random sample of every
-speaker's clips: the step runs per unit (a BatchStep) on that sample, which is enough for a
-centroid of a handful of clips; with ``parts: 1`` it uses the whole language.
+Where it runs: a centroid needs all of a speaker's clips together, and the work units hold a
+random part of each speaker's clips (a hash partition of the clip ids), so the step is a
+``language`` stage step: it (and the filters after it) runs once per language over all its clips,
+after the work units, before the merge (`m5ser.pipeline.language`).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class SpeakerConsistency(BatchStep):
 
     name = "speaker"
     Params = SpeakerParams
-    stage = "clip"
+    stage = "language"
 
     def __init__(self, params: SpeakerParams | None = None, ctx: StepContext | None = None) -> None:
         super().__init__(params, ctx)

@@ -36,6 +36,7 @@ from m5ser.config import AUDIO_FORMATS
 from m5ser.errors import InputError
 from m5ser.manifest import atomic_open, read_manifest, write_bytes_atomic, write_text_atomic
 from m5ser.schema import SAMPLE_RATE, Utterance
+from m5ser.shards import flac
 from m5ser.shards.swap import finish_swaps, staging_dir, swap_in
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
@@ -178,18 +179,17 @@ def _roll(clips: Sequence[_Clip], max_shard_bytes: int) -> list[list[_Clip]]:
 def encode_audio(wav: Path, audio_format: str) -> bytes:
     """The bytes the ``audio`` column stores for the clip at `wav` (a 16 kHz PCM16 WAV file).
 
-    ``wav``: the file as it is. ``flac``: the same int16 samples as FLAC at libFLAC's highest
-    compression level (lossless; `datasets`, torchcodec and the Hub viewer decode it). libFLAC
-    is deterministic, so equal samples give equal bytes (for one libsndfile/libFLAC release).
+    ``wav``: the file as it is. ``flac``: the same int16 samples as FLAC (`m5ser.shards.flac`:
+    libFLAC level 8 in 1,024-sample blocks with precision search, streamable subset; lossless; `datasets`, torchcodec
+    and the Hub viewer decode it). libFLAC is deterministic, so equal samples give equal bytes
+    (for one libFLAC release).
     """
     if audio_format == "wav":
         return wav.read_bytes()
     if audio_format != "flac":
         raise ValueError(f"shards.audio_format: '{audio_format}' is not one of {list(AUDIO_FORMATS)}")
     samples, sr = sf.read(str(wav), dtype="int16")
-    buf = io.BytesIO()
-    sf.write(buf, samples, sr, format="FLAC", subtype="PCM_16", compression_level=1.0)
-    return buf.getvalue()
+    return flac.encode(samples, sr)
 
 
 def _table(clips: Sequence[_Clip], audio_format: str = "flac") -> pa.Table:

@@ -1,7 +1,8 @@
 """Light on-the-fly augmentation aimed at the synthetic -> real gap.
 
 Waveform: speed perturbation, coloured noise, a synthetic room response, random spectral
-tilt (so the model cannot key on one engine's spectral balance). Features: SpecAugment
+tilt (so the model cannot key on one engine's spectral balance), a telephone channel (8 kHz
+band, mu-law). Features: SpecAugment
 masks, Gaussian noise on functionals. Every function takes an explicit `np.random.Generator`
 so runs are reproducible.
 """
@@ -56,6 +57,18 @@ def tilt(x: np.ndarray, db: float) -> np.ndarray:
     return (y * np.sqrt((np.mean(x**2) + 1e-10) / (np.mean(y**2) + 1e-10))).astype(np.float32)
 
 
+def telephone(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A narrow-band channel: down to 8 kHz and back (nothing above 4 kHz), mu-law 8-bit half the time."""
+    y = resample_poly(x, 1, 2)
+    if rng.random() < 0.5:
+        mu = 255.0
+        peak = float(np.max(np.abs(y))) + 1e-9
+        c = np.sign(y) * np.log1p(mu * np.abs(y / peak)) / np.log1p(mu)
+        c = np.round(c * 127) / 127
+        y = np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu * peak
+    return resample_poly(y, 2, 1)[: len(x)].astype(np.float32)
+
+
 def augment_waveform(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """Apply the configured waveform augmentations in a fixed order with random strengths."""
     lo, hi = cfg.speed
@@ -65,6 +78,8 @@ def augment_waveform(x: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator
         x = tilt(x, float(rng.uniform(-cfg.tilt_db, cfg.tilt_db)))
     if rng.random() < cfg.reverb_prob:
         x = reverb(x, rng)
+    if rng.random() < cfg.telephone_prob:
+        x = telephone(x, rng)
     if rng.random() < cfg.noise_prob:
         x = add_noise(x, float(rng.uniform(*cfg.noise_snr_db)), rng)
     return x

@@ -82,8 +82,10 @@ def predict_baseline(
     model=None,
     labels: tuple[str, ...] | None = None,
     corpus_of=lambda cl: "eval",
-) -> list[str]:
-    """Labels predicted for `clips`, normalized with their own statistics (`norm` groups)."""
+    proba: bool = False,
+) -> list[str] | np.ndarray:
+    """Labels predicted for `clips` (or, with `proba`, their (n, labels) probabilities),
+    features normalized with the clips' own statistics (`norm` groups)."""
     checkpoint = Path(checkpoint)
     if model is None or labels is None:
         import joblib
@@ -91,5 +93,9 @@ def predict_baseline(
         model = joblib.load(checkpoint / "model.joblib")
         labels = tuple(json.loads((checkpoint / "meta.json").read_text(encoding="utf-8"))["labels"])
     groups = [group_key(norm, cl.speaker, corpus_of(cl)) for cl in clips]
-    feats = normalized_features([cl.audio for cl in clips], Functionals("eGeMAPSv02"), groups)
-    return [labels[i] for i in model.predict(np.stack(feats))]
+    x = np.stack(normalized_features([cl.audio for cl in clips], Functionals("eGeMAPSv02"), groups))
+    if proba:
+        out = np.zeros((len(clips), len(labels)), dtype=np.float32)
+        out[:, model.classes_] = model.predict_proba(x)
+        return out
+    return [labels[i] for i in model.predict(x)]

@@ -70,7 +70,7 @@ def build_stage1(cfg: Stage1Config, meta: dict[str, Any], text_encoder: torch.nn
     anchor_emb = torch.zeros(len(anchors["text"]), meta["text_dim"]) if anchors else None
     anchor_label = torch.tensor(anchors["label"]) if anchors else None
     return Stage1Model(
-        build_encoder(cfg, meta["in_dim"]),
+        build_encoder(cfg, meta["in_dim"], meta.get("in_blocks", 1)),
         n_labels=len(meta["labels"]),
         n_speakers=len(meta["speakers"]),
         anchor_emb=anchor_emb,

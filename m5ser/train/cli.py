@@ -72,16 +72,29 @@ def eval_command(
     emotions: Annotated[
         Path, typer.Option(help="Emotions manifest whose `aliases:` map corpus label spellings.")
     ] = Path("manifests/emotions.yaml"),
+    open_set: Annotated[
+        bool, typer.Option("--open-set", help="Let the model answer with any of its labels, not only the corpus'.")
+    ] = False,
 ) -> None:
     """Score a checkpoint on a labelled corpus; print one JSON object (ua, wa, macro_f1, n,
-    n_ignored, recall per class, ...). Labels outside the model's set are ignored and counted.
+    n_ignored, recall per class, ua_open_set, ...). Labels outside the model's set are ignored
+    and counted. By default the model answers among the labels the corpus has (the
+    cross-corpus protocol); `ua_open_set` scores its unrestricted answers.
     """
     from .evaluate import evaluate_corpus
 
     if norm not in ("none", "corpus", "speaker"):
         raise typer.BadParameter(f"--norm must be none, corpus or speaker, not {norm!r}")
     result = evaluate_corpus(
-        checkpoint, corpus, out, norm=norm, predict=predict, device=device, strict=strict, emotions_file=emotions
+        checkpoint,
+        corpus,
+        out,
+        norm=norm,
+        predict=predict,
+        device=device,
+        strict=strict,
+        emotions_file=emotions,
+        open_set=open_set,
     )
     typer.echo(json.dumps(result))
 

@@ -17,7 +17,10 @@ import yaml
 from m5ser.config import parse_section
 
 NORMS = ("none", "corpus", "speaker")
-FEATURE_KINDS = ("logmel", "egemaps", "waveform")
+FEATURE_KINDS = ("logmel", "egemaps", "whisper", "waveform")
+# Kinds whose model input is one vector per clip (cached per audio content hash).
+POOLED_KINDS = ("egemaps", "whisper")
+LAYER_MIXES = ("weighted", "concat")
 ENCODERS = ("conformer", "cnn", "mlp", "whisper", "wav2vec2", "wavlm", "hubert")
 HF_ENCODERS = ("whisper", "wav2vec2", "wavlm", "hubert")
 TEXT_ENCODERS = ("e5", "minilm", "none")
@@ -40,6 +43,9 @@ class DataConfig:
     dev_split: str = "dev"
     # Cap on clips per (language, split), 0 = no cap; the cap is a seeded stratified sample.
     max_clips_per_lang: int = 0
+    # Keep the clips of this many speakers per language (a seeded choice), 0 = all: for
+    # scaling curves over the number of voices.
+    max_speakers_per_lang: int = 0
     # Clips longer than this are cropped (random crop in training, centre crop otherwise).
     max_duration_s: float = 6.0
     # Trim leading/trailing silence with the build's one rule (m5ser.audio.trim_silence);
@@ -49,8 +55,16 @@ class DataConfig:
 
 @dataclass
 class FeatureConfig:
-    # Model input: log-mel frames, eGeMAPS functionals (opensmile), or raw waveform (HF encoders).
+    # Model input: log-mel frames, eGeMAPS functionals (opensmile), per-layer mean+std of a
+    # frozen Whisper encoder (pooled over frames), or raw waveform (HF encoders).
     kind: str = "logmel"
+    # Whisper model of kind=whisper: `store:NAME` (the offline model store), a folder or a hub id.
+    whisper_model: str = "store:whisper-base-hf"
+    # Hidden states used by kind=whisper (0 = embeddings ... 6 = last layer of Whisper base);
+    # empty = all.
+    layers: list[int] = field(default_factory=list)
+    # Statistics of each Whisper layer over frames: mean and standard deviation, or the mean only.
+    pooling: str = "meanstd"
     # Number of mel bands (logmel only).
     n_mels: int = 64
     # STFT window and hop in milliseconds (logmel only).
@@ -58,7 +72,7 @@ class FeatureConfig:
     hop_ms: float = 10.0
     # Training-time feature normalization groups: none, one corpus(=language) or each speaker.
     norm: str = "speaker"
-    # Folder caching openSMILE functionals by audio content hash (None = no cache).
+    # Folder caching functionals / Whisper statistics by audio content hash (None = no cache).
     cache_dir: str | None = None
 
 
@@ -75,6 +89,11 @@ class AugmentConfig:
     reverb_prob: float = 0.3
     # Max random spectral tilt in dB (first-order shelving), applied with probability 0.5.
     tilt_db: float = 6.0
+    # Probability of a telephone channel (8 kHz band, mu-law half the time).
+    telephone_prob: float = 0.0
+    # Pooled features (egemaps, whisper): augmented copies per training clip, each extracted
+    # once (cached by audio content); a training step draws the clip or one of its copies.
+    copies: int = 0
     # SpecAugment: number of time / frequency masks and their max widths (frames / bins).
     time_masks: int = 2
     time_mask_width: int = 20
@@ -86,8 +105,11 @@ class AugmentConfig:
 
 @dataclass
 class ModelConfig:
-    # Speech encoder: from-scratch conformer/cnn (logmel), mlp (egemaps) or an HF encoder.
+    # Speech encoder: from-scratch conformer/cnn (logmel), mlp (egemaps, whisper) or an HF encoder.
     encoder: str = "conformer"
+    # How the mlp encoder combines the layers of kind=whisper: a learned softmax-weighted sum
+    # of the layers' [mean, std] blocks, or their concatenation.
+    layer_mix: str = "weighted"
     # Local folder (save_pretrained layout) or hub id of the HF encoder; unused otherwise.
     hf_path: str | None = None
     # Freeze the HF encoder (train only the pooling, projections and heads).
@@ -192,7 +214,9 @@ class Stage1Config:
         """Raise ValueError on the first inconsistent setting; return self."""
         _choice("features.kind", self.features.kind, FEATURE_KINDS)
         _choice("features.norm", self.features.norm, NORMS)
+        _choice("features.pooling", self.features.pooling, ("meanstd", "mean"))
         _choice("model.encoder", self.model.encoder, ENCODERS)
+        _choice("model.layer_mix", self.model.layer_mix, LAYER_MIXES)
         _choice("text.encoder", self.text.encoder, TEXT_ENCODERS)
         _choice("eval.predict", self.eval.predict, PREDICT_MODES)
         _choice("eval.norm", self.eval.norm, NORMS)
@@ -203,8 +227,8 @@ class Stage1Config:
                 raise ValueError(f"model.encoder={enc} needs features.kind=waveform, got {kind}")
             if not self.model.hf_path:
                 raise ValueError(f"model.encoder={enc} needs model.hf_path")
-        elif enc == "mlp" and kind != "egemaps":
-            raise ValueError("model.encoder=mlp needs features.kind=egemaps")
+        elif enc == "mlp" and kind not in POOLED_KINDS:
+            raise ValueError(f"model.encoder=mlp needs features.kind in {POOLED_KINDS}, got {kind}")
         elif enc in ("conformer", "cnn") and kind != "logmel":
             raise ValueError(f"model.encoder={enc} needs features.kind=logmel")
         if self.text.encoder == "none" and (self.loss.infonce > 0 or self.eval.predict != "head"):

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from m5ser import audio
 from m5ser.config import EmotionSpec
-from m5ser.schema import SAMPLE_RATE
+from m5ser.schema import SAMPLE_RATE, stable_key
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,13 @@ def load_shards(
     max_clips_per_lang: int = 0,
     trim: bool = True,
     seed: int = 0,
+    max_speakers_per_lang: int = 0,
 ) -> list[Clip]:
     """Read one split of the M5SER shards (local folder or Hub id) as Clips.
 
     Rows whose emotion is outside `labels` are skipped; languages in `exclude_languages`
-    are dropped (leave-languages-out training). `trim` re-applies the build's trim rule
+    are dropped (leave-languages-out training); `max_speakers_per_lang` keeps the clips of
+    that many speakers per language (seeded; 0 = all) before the clip cap. `trim` re-applies the build's trim rule
     (built clips are already trimmed by it, so this changes them little if at all).
     """
     excluded = set(exclude_languages)
@@ -132,6 +134,10 @@ def load_shards(
         per_lang[row["lang"]].append(row)
     clips: list[Clip] = []
     for lang in sorted(per_lang):
+        if max_speakers_per_lang > 0:
+            speakers = sorted({r["speaker_id"] for r in per_lang[lang]}, key=lambda s: stable_key("spk", seed, s))
+            kept = set(speakers[:max_speakers_per_lang])
+            per_lang[lang] = [r for r in per_lang[lang] if r["speaker_id"] in kept]
         for row in _stratified_cap(per_lang[lang], max_clips_per_lang, seed):
             samples = audio.decode_bytes(row["audio"]["bytes"], name=f"clip {row['id']}")
             clips.append(

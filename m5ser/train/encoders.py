@@ -2,7 +2,8 @@
 
 - `ConformerEncoder` / `CNNEncoder`: small models on log-mel, trained from scratch
   (the offline default).
-- `MLPEncoder`: on eGeMAPS functionals.
+- `MLPEncoder`: on one vector per clip (eGeMAPS functionals, pooled Whisper layer
+  statistics, whose layers it mixes with learned softmax weights).
 - `HFEncoder`: Whisper encoder, wav2vec 2.0, WavLM or HuBERT loaded with transformers'
   `from_pretrained` from a local folder or hub id, frozen or fine-tuned, with a learned
   weighted sum over hidden layers.
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 
 from m5ser.schema import SAMPLE_RATE
 
-from .config import HF_ENCODERS, Stage1Config
+from .config import HF_ENCODERS, POOLED_KINDS, Stage1Config
 
 
 class AttentiveStatsPool(nn.Module):
@@ -150,10 +151,19 @@ class CNNEncoder(nn.Module):
 
 
 class MLPEncoder(nn.Module):
-    """Functionals (B, F) -> two-layer MLP embedding."""
+    """One vector per clip (B, F) -> two-layer MLP embedding.
 
-    def __init__(self, in_dim: int, hidden: int, out_dim: int, dropout: float):
+    With `blocks` > 1 the vector is that many equal blocks (one per Whisper layer) mixed by
+    a learned softmax-weighted sum (`layer_weights`) before the MLP.
+    """
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int, dropout: float, blocks: int = 1):
         super().__init__()
+        if in_dim % blocks:
+            raise ValueError(f"input of {in_dim} values does not split into {blocks} layer blocks")
+        self.blocks = blocks
+        self.layer_weights = nn.Parameter(torch.zeros(blocks)) if blocks > 1 else None
+        in_dim //= blocks
         self.net = nn.Sequential(
             nn.Dropout(dropout / 2),
             nn.Linear(in_dim, hidden),
@@ -165,6 +175,9 @@ class MLPEncoder(nn.Module):
         self.out_dim = out_dim
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        if self.layer_weights is not None:
+            w = torch.softmax(self.layer_weights, 0)
+            x = (w[:, None] * x.view(x.shape[0], self.blocks, -1)).sum(1)
         return self.net(x)
 
 
@@ -253,15 +266,17 @@ class HFEncoder(nn.Module):
         self.extractor.save_pretrained(path)
 
 
-def build_encoder(cfg: Stage1Config, in_dim: int) -> nn.Module:
-    """The speech encoder named by `cfg.model.encoder`; `in_dim` = n_mels or functionals."""
+def build_encoder(cfg: Stage1Config, in_dim: int, blocks: int = 1) -> nn.Module:
+    """The speech encoder named by `cfg.model.encoder`; `in_dim` = n_mels or the input vector's
+    size, made of `blocks` equal layer blocks (pooled Whisper statistics)."""
     m = cfg.model
     if m.encoder == "conformer":
         return ConformerEncoder(in_dim, m.d_model, m.n_layers, m.n_heads, m.conv_kernel, m.embed_dim, m.dropout)
     if m.encoder == "cnn":
         return CNNEncoder(in_dim, m.d_model, m.n_layers, m.embed_dim, m.dropout)
     if m.encoder == "mlp":
-        return MLPEncoder(in_dim, 4 * m.d_model, m.embed_dim, m.dropout)
+        mixed = blocks if m.layer_mix == "weighted" else 1
+        return MLPEncoder(in_dim, 4 * m.d_model, m.embed_dim, m.dropout, mixed)
     if m.encoder in HF_ENCODERS:
         if m.encoder == "whisper" and m.hf_path is None:
             raise ValueError("whisper encoder needs model.hf_path")
@@ -282,7 +297,7 @@ def pad_batch(items: list[np.ndarray]) -> tuple[Tensor, Tensor]:
 
 def collate(items: list[np.ndarray], kind: str) -> tuple[Tensor, Tensor | None]:
     """Batch model inputs of one feature kind: functionals stack, sequences pad with a mask."""
-    if kind == "egemaps":
+    if kind in POOLED_KINDS:
         return torch.from_numpy(np.stack(items).astype(np.float32)), None
     if kind == "waveform":
         x, mask = pad_batch([a[:, None] for a in items])

@@ -41,6 +41,15 @@ def predict_features(
     return probs
 
 
+def closed_set_predictions(scores: np.ndarray, labels: Sequence[str], allowed: Sequence[str]) -> list[str]:
+    """The best-scoring label among `allowed` for each row of `scores` (columns in `labels` order)."""
+    keep = np.array([lab in set(allowed) for lab in labels])
+    if not keep.any():
+        raise ValueError(f"none of {list(allowed)} is a label of the model ({list(labels)})")
+    masked = np.where(keep[None, :], scores, -np.inf)
+    return [labels[i] for i in masked.argmax(1)]
+
+
 def model_inputs(clips: Sequence[Clip], extractor, norm: str, corpus_of=lambda c: "eval") -> list[np.ndarray]:
     """Features of `clips` normalized with their own statistics (test-time normalization)."""
     groups = [group_key(norm, c.speaker, corpus_of(c)) for c in clips]
@@ -67,6 +76,7 @@ def evaluate_corpus(
     device: str = "auto",
     strict: bool = False,
     emotions_file: str | Path = "manifests/emotions.yaml",
+    open_set: bool = False,
 ) -> dict[str, Any]:
     """The `m5ser eval` contract: score a checkpoint (stage-1 model, eGeMAPS baseline or stage-2
     speech LLM, whose answers are scored labels and ignore `norm`/`predict`) on a
@@ -75,6 +85,11 @@ def evaluate_corpus(
 
     The label set and the trim setting come from the checkpoint's meta.json; corpus label
     spellings are mapped through the `aliases:` of `emotions_file`.
+
+    As in cross-corpus benchmarks (EmoBox), the model answers among the labels the corpus
+    has (`ua`, the default); `open_set=True` lets it answer with any of its labels. Both UAs
+    are in the result (`ua_open_set` too). Every kind of checkpoint gives a score per label
+    (probabilities; for stage 2 each label word's log-likelihood).
     """
     from .checkpoint import load_meta
 
@@ -88,12 +103,13 @@ def evaluate_corpus(
     if meta["kind"] == "egemaps_logreg":
         from .baseline import predict_baseline
 
-        preds = predict_baseline(checkpoint, clips, norm)
+        scores = predict_baseline(checkpoint, clips, norm, proba=True)
         mode = "logreg"
     elif meta["kind"] == "stage2":
-        from .stage2.train import evaluate_clips
+        from .stage2.train import evaluation_scores
 
-        preds = evaluate_clips(checkpoint, clips, device)
+        scores, order = evaluation_scores(checkpoint, clips, device)
+        scores = scores[:, [order.index(lab) for lab in labels]]
         mode = "llm"
     else:
         from .checkpoint import load_stage1
@@ -101,16 +117,30 @@ def evaluate_corpus(
 
         model, cfg, _ = load_stage1(checkpoint, device)
         mode = predict or cfg.eval.predict
-        feats = model_inputs(clips, make_extractor(cfg.features), norm)
+        extract = make_extractor(cfg.features)
+        feats = model_inputs(clips, extract, norm)
+        if hasattr(extract, "save"):  # a content-keyed feature cache (no labels in it)
+            extract.save()
         dev = next(model.parameters()).device
-        probs = predict_features(model, feats, cfg.features.kind, mode, dev)
-        preds = [labels[i] for i in probs.argmax(1)]
-    metrics = compute_metrics([c.emotion for c in clips], preds, labels)
+        scores = predict_features(model, feats, cfg.features.kind, mode, dev)
+    gold = [c.emotion for c in clips]
+    present = sorted({g for g in gold}, key=labels.index)
+    open_preds = [labels[i] for i in scores.argmax(1)]
+    closed_preds = closed_set_predictions(scores, labels, present)
+    open_metrics = compute_metrics(gold, open_preds, labels)
+    preds = open_preds if open_set else closed_preds
+    metrics = open_metrics if open_set else compute_metrics(gold, closed_preds, labels)
     result = _result_dict(checkpoint, corpus, norm, mode, metrics, report)
+    result["label_set"] = "open" if open_set else "corpus"
+    result["corpus_labels"] = present
+    result["ua_open_set"] = open_metrics.ua
+    result["wa_open_set"] = open_metrics.wa
     result["per_language"] = metrics_by_language(clips, preds, labels)
     out = Path(out) if out else checkpoint / "eval" / f"{corpus.name or 'corpus'}.json"
     png = out.with_name(out.stem + "_confusion.png")
-    plot_confusion(metrics, png, f"{corpus.name} | {checkpoint.name} | norm={norm} | UA {metrics.ua:.3f}")
+    plot_confusion(
+        metrics, png, f"{corpus.name} | {checkpoint.name} | norm={norm} | {result['label_set']} UA {metrics.ua:.3f}"
+    )
     result["confusion_png"] = str(png)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2), encoding="utf-8")

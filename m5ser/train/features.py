@@ -1,10 +1,12 @@
-"""Feature extraction (log-mel, eGeMAPS/ComParE functionals, raw waveform) and group
-normalization (none / per corpus / per speaker) with statistics from the data itself.
+"""Feature extraction (log-mel, eGeMAPS/ComParE functionals, pooled Whisper layer statistics,
+raw waveform) and group normalization (none / per corpus / per speaker) with statistics from
+the data itself.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -85,11 +87,10 @@ class Functionals:
     def save(self) -> None:
         """Write the cache (no-op without `cache_dir`)."""
         if self.cache_dir and self._cache:
-            self._path().parent.mkdir(parents=True, exist_ok=True)
-            np.savez(self._path(), **self._cache)
+            _save_npz(self._path(), self._cache)
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
-        key = hashlib.blake2b(np.ascontiguousarray(audio, dtype=np.float32).tobytes(), digest_size=12).hexdigest()
+        key = _audio_key(audio)
         cache = self._lookup()
         if key in cache:
             return cache[key]
@@ -109,12 +110,111 @@ class Functionals:
         return values
 
 
+def _audio_key(audio: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(audio, dtype=np.float32).tobytes(), digest_size=12).hexdigest()
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an .npz cache atomically (a crash leaves the previous file or none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    os.replace(tmp, path)
+
+
+@dataclass
+class WhisperStats:
+    """Mean and standard deviation over frames of every hidden state of a frozen Whisper
+    encoder (embeddings first, final layer-normed last), run on the clip's unpadded log-mel.
+
+    Returns the chosen `layers` flattened, shape (len(layers) * 2 * width,): each layer's
+    block is [mean, std] (only the mean with `stats="mean"`). With `cache_dir`, all layers of
+    each clip are kept (float16) per audio content hash in `<cache_dir>/whisper-<model
+    digest>.npz` (call `save()`).
+    """
+
+    model: str = "store:whisper-base-hf"
+    layers: tuple[int, ...] = ()
+    cache_dir: str | None = None
+    stats: str = "meanstd"
+    threads: int = 0
+    _encoder: object = field(default=None, repr=False)
+    _mel: object = field(default=None, repr=False)
+    _digest: str = field(default="", repr=False)
+    _cache: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    def _load(self) -> None:
+        try:
+            import transformers as tf
+        except ImportError as exc:
+            raise ImportError("Whisper features need the `hf` extra: pip install transformers") from exc
+        from m5ser.models.store import resolve
+
+        path = resolve(self.model)
+        self._encoder = tf.WhisperModel.from_pretrained(path).get_encoder().eval()
+        self._mel = tf.WhisperFeatureExtractor.from_pretrained(path)
+        digest = hashlib.blake2b(digest_size=6)
+        for p in self._encoder.state_dict().values():  # the cache is keyed by the weights' content
+            digest.update(p.detach().numpy().tobytes())
+        self._digest = digest.hexdigest()
+
+    def _path(self) -> Path:
+        return Path(str(self.cache_dir)) / f"whisper-{self._digest}.npz"
+
+    def _lookup(self) -> dict[str, np.ndarray]:
+        if self._cache is None:
+            path = self._path() if self.cache_dir else None
+            self._cache = dict(np.load(path)) if path is not None and path.is_file() else {}
+        return self._cache
+
+    def save(self) -> None:
+        """Write the cache (no-op without `cache_dir`)."""
+        if self.cache_dir and self._cache:
+            _save_npz(self._path(), self._cache)
+
+    def n_layers(self) -> int:
+        """Number of hidden states (embeddings + transformer layers) the encoder gives."""
+        if self._encoder is None:
+            self._load()
+        return int(self._encoder.config.encoder_layers) + 1
+
+    @torch.no_grad()
+    def all_layers(self, audio: np.ndarray) -> np.ndarray:
+        """(layers + 1, 2 * width) float16 statistics of one clip (cached)."""
+        if self._encoder is None:
+            self._load()
+        key = _audio_key(audio)
+        cache = self._lookup()
+        if key not in cache:
+            from m5ser.models.whisper_hf import encode_unpadded
+
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            mel = self._mel(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="longest").input_features
+            mel = mel[..., : max(2, mel.shape[-1] // 2 * 2)]
+            states = torch.stack(encode_unpadded(self._encoder, mel))[:, 0]  # (L, T, D)
+            stats = torch.cat([states.mean(1), states.std(1, correction=0)], dim=-1)
+            cache[key] = stats.numpy().astype(np.float16)
+        return cache[key]
+
+    def __call__(self, audio: np.ndarray) -> np.ndarray:
+        every = self.all_layers(audio)
+        chosen = every[list(self.layers)] if self.layers else every
+        if self.stats == "mean":
+            chosen = chosen[:, : chosen.shape[1] // 2]
+        return chosen.astype(np.float32).reshape(-1)
+
+
 def make_extractor(cfg: FeatureConfig) -> Callable[[np.ndarray], np.ndarray]:
-    """Clip audio -> model input: (frames, n_mels), (n_functionals,) or (samples,)."""
+    """Clip audio -> model input: (frames, n_mels), (n_functionals,), (layers * 2 * width,)
+    or (samples,)."""
     if cfg.kind == "logmel":
         return lambda a: log_mel(a, cfg.n_mels, cfg.win_ms, cfg.hop_ms)
     if cfg.kind == "egemaps":
         return Functionals("eGeMAPSv02", cfg.cache_dir)
+    if cfg.kind == "whisper":
+        return WhisperStats(cfg.whisper_model, tuple(cfg.layers), cfg.cache_dir, cfg.pooling)
     if cfg.kind == "waveform":
         return lambda a: np.asarray(a, dtype=np.float32)
     raise ValueError(f"unknown feature kind {cfg.kind!r}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from .config import Stage1Config
+
+log = logging.getLogger(__name__)
 
 
 def plot_losses(log_file: Path, png: Path) -> Path | None:
@@ -49,7 +52,10 @@ def write_report(final: Path, cfg: Stage1Config, baseline_dir: Path | None) -> P
 
     meta = json.loads((final / "meta.json").read_text(encoding="utf-8"))
     real: dict[str, dict[str, Any]] = {}
-    for corpus in cfg.eval.corpora:
+    missing = [c for c in cfg.eval.corpora if not Path(c).is_dir()]
+    for corpus in missing:
+        log.warning("eval.corpora: %s is not a folder; not evaluated", corpus)
+    for corpus in (c for c in cfg.eval.corpora if c not in missing):
         name = Path(corpus).name
         emotions = cfg.data.emotions_file
         real[name] = {
@@ -68,7 +74,10 @@ def write_report(final: Path, cfg: Stage1Config, baseline_dir: Path | None) -> P
         "baseline_holdout": baseline_meta.get("holdout"),
         "real": {
             k: {
-                m: {f: r[f] for f in ("ua", "wa", "macro_f1", "n", "n_ignored", "chance", "recall", "norm")}
+                m: {
+                    f: r[f]
+                    for f in ("ua", "ua_open_set", "wa", "macro_f1", "n", "n_ignored", "chance", "recall", "norm")
+                }
                 for m, r in v.items()
             }
             for k, v in real.items()
@@ -89,6 +98,7 @@ def write_report(final: Path, cfg: Stage1Config, baseline_dir: Path | None) -> P
         f"supcon {cfg.loss.supcon} (cross-lang x{cfg.loss.cross_lang_weight}), "
         f"ce {cfg.loss.ce}, adversary {cfg.loss.adv}",
         f"- {meta['epoch']} epochs, {meta['step']} steps",
+        *([f"- not evaluated (no such folder): {', '.join(missing)}"] if missing else []),
         "",
         "## Synthetic data (UA)",
         "",

@@ -20,11 +20,11 @@ import torch
 from tqdm.auto import tqdm
 
 from m5ser.config import load_emotions
-from m5ser.schema import SAMPLE_RATE
+from m5ser.schema import SAMPLE_RATE, stable_key
 
 from .augment import augment_waveform, feature_noise, spec_augment
 from .checkpoint import build_stage1, resolve_device, save_stage1
-from .config import Stage1Config, load_config
+from .config import POOLED_KINDS, Stage1Config, load_config
 from .data import Clip, crop, label_counts, load_shards
 from .encoders import collate
 from .evaluate import model_inputs, predict_features
@@ -69,7 +69,13 @@ class Splits:
 def load_splits(cfg: Stage1Config, labels: tuple[str, ...]) -> Splits:
     """Read the configured languages and splits; held-out languages only feed `holdout`."""
     d = cfg.data
-    common = {"labels": labels, "max_clips_per_lang": d.max_clips_per_lang, "trim": d.trim, "seed": cfg.seed}
+    common = {
+        "labels": labels,
+        "max_clips_per_lang": d.max_clips_per_lang,
+        "max_speakers_per_lang": d.max_speakers_per_lang,
+        "trim": d.trim,
+        "seed": cfg.seed,
+    }
     train = load_shards(
         d.source, split=d.train_split, languages=d.languages, exclude_languages=d.holdout_languages, **common
     )
@@ -95,6 +101,11 @@ class FeaturePipeline:
         self.max_samples = int(cfg.data.max_duration_s * SAMPLE_RATE)
         self.stats = GroupStats()
         self._cache: dict[str, np.ndarray] = {}
+        self._copies: dict[str, list[np.ndarray]] = {}  # augmented versions (pooled kinds)
+        # Equal blocks of the input vector (one per Whisper layer) for the encoder's layer mix.
+        self.blocks = 1
+        if self.kind == "whisper":
+            self.blocks = len(cfg.features.layers) or self.extract.n_layers()
 
     def group(self, clip: Clip) -> str | None:
         """Training normalization group: per speaker, per language (as a corpus) or none."""
@@ -103,8 +114,16 @@ class FeaturePipeline:
     def fit(self, clips: list[Clip], progress: bool = False) -> None:
         """Group statistics of the un-augmented training features (functionals are cached)."""
         it = tqdm(clips, desc="features", disable=not progress, leave=False)
-        if self.kind == "egemaps":
-            self._cache = {c.id: self.extract(crop(c.audio, self.max_samples, None)) for c in it}
+        if self.kind in POOLED_KINDS:
+            copies = self.cfg.augment.copies if self.cfg.augment.enabled else 0
+            for c in it:
+                audio = crop(c.audio, self.max_samples, None)
+                self._cache[c.id] = self.extract(audio)
+                for j in range(1, copies + 1):
+                    rng = np.random.default_rng([self.cfg.seed, stable_key("augment", c.id) % 2**32, j])
+                    self._copies.setdefault(c.id, []).append(
+                        self.extract(augment_waveform(audio, self.cfg.augment, rng))
+                    )
             self.extract.save()
             feats = (self._cache[c.id] for c in clips)
         else:
@@ -115,8 +134,10 @@ class FeaturePipeline:
     def train_example(self, clip: Clip, rng: np.random.Generator) -> np.ndarray:
         """One augmented, normalized training input."""
         aug = self.cfg.augment
-        if self.kind == "egemaps":
-            feat = self.stats.apply(self._cache[clip.id], self.group(clip))
+        if self.kind in POOLED_KINDS:
+            versions = [self._cache[clip.id], *self._copies.get(clip.id, [])]
+            pick = int(rng.integers(len(versions))) if len(versions) > 1 else 0
+            feat = self.stats.apply(versions[pick], self.group(clip))
             return feature_noise(feat, aug.feature_noise if aug.enabled else 0.0, rng)
         audio = crop(clip.audio, self.max_samples, rng)
         if aug.enabled:
@@ -171,6 +192,7 @@ class Stage1Trainer:
             "languages": self.languages,
             "holdout_languages": list(cfg.data.holdout_languages),
             "in_dim": in_dim,
+            "in_blocks": self.pipe.blocks,
             "text_dim": getattr(self.text_encoder, "dim", 0),
             "anchors": anchors_meta,
             "train_norm": self.pipe.norm,
@@ -197,7 +219,7 @@ class Stage1Trainer:
     def _in_dim(self) -> int:
         if self.pipe.kind == "logmel":
             return self.cfg.features.n_mels
-        if self.pipe.kind == "egemaps":
+        if self.pipe.kind in POOLED_KINDS:
             return int(next(iter(self.pipe._cache.values())).shape[0])
         return 1
 

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -87,9 +88,23 @@ class Synthesize(MapStep):
             samples = dsp.apply_voice_quality(samples, SAMPLE_RATE, quality, seed=int(utt.id[:8], 16))
         return audio.trim_silence(samples, SAMPLE_RATE)
 
+    @staticmethod
+    def reusable(path: Path) -> tuple[int, int] | None:
+        """(sample rate, frames) of a finished WAV at `path`, or None if there is none or it cannot
+        be read (work WAVs are written atomically but not fsynced: a power loss may tear one)."""
+        if not path.exists():
+            return None
+        try:
+            info = audio.sf.info(str(path))
+            return info.samplerate, info.frames
+        except audio.sf.LibsndfileError as e:
+            log.warning("work audio %s is unreadable (%s); synthesizing it again", path, e)
+            return None
+
     def process(self, utt: Utterance) -> list[Utterance]:
         path = self.audio_dir / f"{self.audio_key(utt)}.wav"
-        if not path.exists():
+        info = self.reusable(path)
+        if info is None:
             voice = self.voices[utt.speaker_id]
             prosody = Prosody(**utt.prosody)
             for attempt in range(self.params.retries + 1):
@@ -103,9 +118,11 @@ class Synthesize(MapStep):
                         utt.metrics["tts_error"] = str(e)
                         return [self.drop(utt, "tts_error")]
                     time.sleep(0.1 * 2**attempt)
-            audio.write_wav(path, self.finish(utt, audio.resample(samples, sr, SAMPLE_RATE)))
-        info = audio.sf.info(str(path))
+            # No fsync per clip: the WAV is a cache keyed by content, checked on reuse.
+            clip = self.finish(utt, audio.resample(samples, sr, SAMPLE_RATE))
+            audio.write_wav(path, clip, fsync=False)
+            info = (SAMPLE_RATE, clip.size)
         utt.audio_path = str(path)
-        utt.sample_rate = info.samplerate
-        utt.duration_s = round(info.frames / info.samplerate, 4)
+        utt.sample_rate, frames = info
+        utt.duration_s = round(frames / utt.sample_rate, 4)
         return [utt]

@@ -39,6 +39,23 @@ def test_normalize_and_rates() -> None:
     assert error_rates("hello there", "") == {"wer": 1.0, "cer": 1.0}
 
 
+def test_rates_compare_spoken_forms_with_the_recipes_rules(tiny_recipe, root) -> None:
+    from m5ser.config import load_recipe
+    from m5ser.pipeline.assemble import context
+
+    recipe = load_recipe(tiny_recipe({"fr": {"sources": ["xed"], "translate": "parallel"}}), root=root)
+    step = AsrAnnotator(AsrParams(), context(recipe, "fr"))
+    rules = step.rules("fr")
+    assert rules is not None and rules.num2words == "fr"
+    # The clip says the number in words (the normalize step spelled it); Whisper writes digits.
+    ref, heard = "Il a perdu mille sept cents euros.", "Il a perdu 1700 €."
+    assert error_rates(ref, heard)["cer"] > 0.3
+    assert error_rates(ref, heard, rules, "fr") == {"wer": 0.0, "cer": 0.0}
+    assert AsrAnnotator(AsrParams()).rules("fr") is None  # no recipe: compared as written
+    with pytest.raises(RecipeError, match="no normalization rules file"):
+        AsrAnnotator(AsrParams(rules=str(root / "missing.yaml")), context(recipe, "fr")).rules("fr")
+
+
 def test_asr_filter_per_language_override() -> None:
     f = AsrFilter(AsrThresholds(max_error=0.3, per_lang={"zh": {"max_error": 0.6}, "ru": {"max_error": None}}))
     clips = [

@@ -18,7 +18,7 @@ def test_defaults_validate():
         ({"features": {"norm": "utterance"}}, "features.norm"),
         ({"model": {"encoder": "wav2vec2"}}, "needs features.kind=waveform"),
         ({"model": {"encoder": "wav2vec2"}, "features": {"kind": "waveform"}}, "needs model.hf_path"),
-        ({"model": {"encoder": "mlp"}}, "needs features.kind=egemaps"),
+        ({"model": {"encoder": "mlp"}}, "mlp needs features.kind in"),
         ({"text": {"encoder": "none"}}, "text.encoder=none"),
         ({"text": {"trainable": True}}, "only supported for text.encoder=minilm"),
         ({"data": {"languages": ["en"], "holdout_languages": ["en"]}}, "both trained on and held out"),

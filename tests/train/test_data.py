@@ -65,3 +65,12 @@ def test_shards_are_trimmed_by_the_build_rule_only_when_asked(tmp_path):
     assert len(raw.audio) == len(padded)
     assert np.array_equal(trimmed.audio, audio.trim_silence(raw.audio, SAMPLE_RATE))
     assert len(voiced) <= len(trimmed.audio) <= len(voiced) + 2 * 1_600 + 160  # 0.1 s pads, whole 10 ms frames
+
+
+def test_max_speakers_per_lang_keeps_a_seeded_subset_of_voices(shards):
+    every = load_shards(shards, LABELS, "train", languages=["en"])
+    one = load_shards(shards, LABELS, "train", languages=["en"], max_speakers_per_lang=1)
+    again = load_shards(shards, LABELS, "train", languages=["en"], max_speakers_per_lang=1)
+    assert len({c.speaker for c in every}) == 2 and len({c.speaker for c in one}) == 1
+    assert [c.id for c in one] == [c.id for c in again]
+    assert {c.id for c in one} == {c.id for c in every if c.speaker == one[0].speaker}

@@ -106,3 +106,21 @@ def test_hf_encoders_load_with_from_pretrained(kind, freeze, tmp_path):
     assert enc.layer_weights.grad is not None
     enc.save_pretrained(str(tmp_path / "copy"))
     assert (tmp_path / "copy" / "config.json").is_file()
+
+
+def test_mlp_encoder_mixes_layer_blocks_with_learned_weights():
+    from m5ser.train.encoders import MLPEncoder
+
+    enc = MLPEncoder(in_dim=3 * 8, hidden=16, out_dim=4, dropout=0.0, blocks=3)
+    assert enc.layer_weights.shape == (3,)
+    x = torch.randn(5, 24)
+    out = enc(x)
+    assert out.shape == (5, 4)
+    out.sum().backward()
+    assert enc.layer_weights.grad is not None and enc.layer_weights.grad.abs().sum() > 0
+    with torch.no_grad():  # all weight on block 1 == the MLP on block 1 alone
+        enc.layer_weights.copy_(torch.tensor([-1e4, 0.0, -1e4]))
+    enc.eval()
+    torch.testing.assert_close(enc(x), enc.net(x[:, 8:16]))
+    with pytest.raises(ValueError, match="does not split into 3 layer blocks"):
+        MLPEncoder(in_dim=25, hidden=16, out_dim=4, dropout=0.0, blocks=3)

@@ -111,3 +111,24 @@ def test_trim_setting():
     assert trim_setting({"trim": False}, "ckpt") is False
     with pytest.raises(ValueError, match=r"ckpt: meta\.json"):
         trim_setting({"trim_db": 40.0}, "ckpt")
+
+
+def test_closed_set_predictions_answer_among_the_corpus_labels():
+    from m5ser.train.evaluate import closed_set_predictions
+
+    scores = np.array([[0.1, 0.5, 0.4], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5]])
+    assert closed_set_predictions(scores, ("a", "b", "c"), ["a", "c"]) == ["c", "a", "c"]
+    with pytest.raises(ValueError, match="none of"):
+        closed_set_predictions(scores, ("a", "b", "c"), ["z"])
+
+
+def test_eval_default_scores_among_the_corpus_labels_and_reports_open_set(trained, corpus, tmp_path):
+    closed = evaluate_corpus(trained, corpus, tmp_path / "c.json")
+    opened = evaluate_corpus(trained, corpus, tmp_path / "o.json", open_set=True)
+    present = {"neutral", "happy", "sad", "angry"}
+    assert closed["label_set"] == "corpus" and set(closed["corpus_labels"]) == present
+    assert opened["label_set"] == "open" and opened["ua"] == opened["ua_open_set"] == closed["ua_open_set"]
+    labels = closed["labels"]
+    predicted = {labels[j] for row in closed["confusion"] for j, n in enumerate(row) if n}
+    assert predicted <= present  # never a label the corpus does not have
+    assert closed["ua"] >= closed["ua_open_set"] - 1e-9  # restricting can only remove wrong answers here

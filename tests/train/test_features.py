@@ -52,3 +52,61 @@ def test_functionals_cache_roundtrip(tmp_path):
     first.save()
     second = make_extractor(FeatureConfig(kind="egemaps", cache_dir=str(tmp_path)))
     assert np.array_equal(second(x), a) and second._smile is None  # served from the cache
+
+
+@pytest.fixture(scope="module")
+def tiny_whisper_dir(tmp_path_factory):
+    from m5ser.train.stage2.tiny import tiny_whisper
+
+    return tiny_whisper(tmp_path_factory.mktemp("whisper"), d_model=16, layers=2)
+
+
+def test_whisper_stats_pool_every_layer_and_select(tiny_whisper_dir):
+    from m5ser.train.features import WhisperStats
+
+    audio = np.random.default_rng(0).standard_normal(24_000).astype(np.float32) * 0.1
+    every = WhisperStats(str(tiny_whisper_dir))
+    assert every.n_layers() == 3
+    all_layers = every.all_layers(audio)
+    assert all_layers.shape == (3, 32) and (all_layers[:, 16:] >= 0).all()  # [mean, std] per layer
+    assert every(audio).shape == (96,)
+    two = WhisperStats(str(tiny_whisper_dir), layers=(2, 0))
+    np.testing.assert_array_equal(two(audio), all_layers[[2, 0]].astype(np.float32).reshape(-1))
+
+
+def test_whisper_stats_cache_is_keyed_by_audio_and_weights(tiny_whisper_dir, tmp_path, monkeypatch):
+    from m5ser.train.features import WhisperStats
+
+    rng = np.random.default_rng(1)
+    a, b = (rng.standard_normal(16_000).astype(np.float32) * 0.1 for _ in range(2))
+    first = WhisperStats(str(tiny_whisper_dir), cache_dir=str(tmp_path))
+    fa, fb = first(a), first(b)
+    assert not np.allclose(fa, fb)
+    first.save()
+    (cache_file,) = tmp_path.glob("whisper-*.npz")
+    again = WhisperStats(str(tiny_whisper_dir), cache_dir=str(tmp_path))
+    again.n_layers()
+    monkeypatch.setattr("m5ser.models.whisper_hf.encode_unpadded", lambda *a, **k: pytest.fail("cache missed"))
+    np.testing.assert_array_equal(again(a), fa)
+    monkeypatch.undo()
+    other = tmp_path / "other"
+    from m5ser.train.stage2.tiny import tiny_whisper
+
+    other_weights = WhisperStats(str(tiny_whisper(other, d_model=16, layers=2)), cache_dir=str(tmp_path))
+    other_weights(a)
+    other_weights.save()
+    assert len(list(tmp_path.glob("whisper-*.npz"))) == 2 and cache_file.is_file()  # new weights, new cache
+
+
+def test_make_extractor_builds_whisper_stats(tiny_whisper_dir):
+    extract = make_extractor(FeatureConfig(kind="whisper", whisper_model=str(tiny_whisper_dir), layers=[1]))
+    assert extract(np.zeros(8000, dtype=np.float32)).shape == (32,)
+
+
+def test_whisper_stats_mean_pooling_keeps_the_first_half_of_each_layer(tiny_whisper_dir):
+    from m5ser.train.features import WhisperStats
+
+    audio = np.random.default_rng(2).standard_normal(16_000).astype(np.float32) * 0.1
+    both = WhisperStats(str(tiny_whisper_dir), layers=(1, 2))(audio).reshape(2, 32)
+    mean = WhisperStats(str(tiny_whisper_dir), layers=(1, 2), stats="mean")(audio)
+    np.testing.assert_array_equal(mean, both[:, :16].reshape(-1))

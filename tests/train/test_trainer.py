@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,3 +68,17 @@ def test_seeded_runs_and_resume_are_deterministic(shards, tmp_path):
     other = Stage1Trainer(tiny_config(shards, tmp_path / "c", seed=1, optim={"epochs": 1}), progress=False)
     other.run()
     assert not torch.allclose(other.model.head[-1].weight, straight.model.head[-1].weight)
+
+
+def test_report_names_a_configured_corpus_that_is_missing(trained, tmp_path):
+    import shutil
+
+    from m5ser.train.config import load_config
+    from m5ser.train.report import write_report
+
+    final = Path(shutil.copytree(trained, tmp_path / "final"))
+    cfg = load_config(final / "config.yaml", [f"out_dir={tmp_path}"])
+    cfg.eval.corpora = [str(tmp_path / "nowhere")]
+    report = write_report(final, cfg, None)
+    assert f"not evaluated (no such folder): {tmp_path / 'nowhere'}" in report.read_text(encoding="utf-8")
+    assert json.loads((final / "metrics.json").read_text())["real"] == {}

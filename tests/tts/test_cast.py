@@ -57,3 +57,34 @@ def test_neutral_has_no_intensity_and_prosody_follows_the_emotion():
 def test_more_speakers_than_the_bank_is_an_error():
     with pytest.raises(RecipeError, match="only 2"):
         cast(sentences(1), 3, n_voices=2)
+
+
+def test_emotions_per_sentence_renders_each_sentence_in_k_emotions_by_the_same_speaker():
+    items = sentences(6)
+    step = Cast(
+        CastParams(speakers_per_sentence=2, emotions_per_sentence=3), StepContext(RECIPE, "en", SPEC, voices(4))
+    )
+    clips = list(step(items))
+    assert len(clips) == len(items) * 2 * 3 and len({c.id for c in clips}) == len(clips)
+    by_sentence_speaker: dict[tuple[str, str], list[Utterance]] = {}
+    for c in clips:
+        by_sentence_speaker.setdefault((c.source_id, c.speaker_id), []).append(c)
+    text_label = {u.source_id: u.emotion for u in items}
+    for (source_id, _), group in by_sentence_speaker.items():
+        emotions = [c.emotion for c in group]
+        assert emotions[0] == text_label[source_id] and len(set(emotions)) == 3  # own label first, distinct
+        assert {c.metrics["text_emotion"] for c in group} == {text_label[source_id]}
+        assert len({c.text for c in group}) == 1
+        assert all(c.prosody["emotion"] == c.emotion for c in group)
+        assert all((c.intensity == 0.0) == (c.emotion == "neutral") for c in group)
+
+
+def test_one_emotion_per_sentence_leaves_clips_as_before():
+    clips = cast(sentences(4), 2)
+    assert all("text_emotion" not in c.metrics for c in clips)
+    assert [c.emotion for c in clips] == [u.emotion for u in sentences(4) for _ in range(2)]
+
+
+def test_more_emotions_per_sentence_than_labels_is_a_recipe_error():
+    with pytest.raises(RecipeError, match="emotions_per_sentence: 9, but the build has only"):
+        Cast(CastParams(emotions_per_sentence=9), StepContext(RECIPE, "en", SPEC, voices(4)))

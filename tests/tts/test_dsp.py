@@ -114,3 +114,25 @@ def test_rules_in_emotions_yaml():
     assert half.tilt_db == pytest.approx(full["angry"].tilt_db / 2)
     with pytest.raises(ValueError, match="unknown"):
         dsp.voice_quality_for("angry", 1.0, {"angry": {"loudness": 3}})
+
+
+@pytest.mark.parametrize("n", [512, 1000, 1025, 24_000])
+def test_spectral_tilt_frames_like_scipy_stft(n):
+    """The numpy framing (`_frames`/`_overlap_add_frames`) is scipy's stft/istft pair, to float32 rounding."""
+    from scipy.signal import istft, stft
+
+    x = vowel(seconds=2.0)[:n]
+    nper = 512
+    f, _, z = stft(x, fs=SR, nperseg=nper, noverlap=nper // 2)
+    shelf = np.clip(np.log2(np.maximum(f, 1.0) / 1000.0) / 2.0, 0.0, 1.0)
+    level = 10 * np.log10(np.sum(np.abs(z) ** 2, axis=0) + 1e-12)
+    weight = 0.4 + 0.6 * np.clip((level - (level.max() - 40.0)) / 40.0, 0.0, 1.0)
+    _, y = istft(z * 10 ** (6.0 * shelf[:, None] * weight[None, :] / 20.0), fs=SR, nperseg=nper, noverlap=nper // 2)
+    expected = dsp._match_rms(y[:n].astype(np.float32), x)
+    np.testing.assert_allclose(dsp.spectral_tilt(x, SR, 6.0), expected, atol=2e-6)
+
+
+@pytest.mark.parametrize("n", [1, 100, 511])
+def test_spectral_tilt_of_clips_shorter_than_a_frame(n):
+    y = dsp.spectral_tilt(vowel()[:n], SR, 6.0)
+    assert y.shape == (n,) and np.all(np.isfinite(y))

@@ -114,6 +114,9 @@ class Stage2Config:
     seed: int = 0
     # auto (CUDA + bf16 when present), cpu or cuda.
     device: str = "auto"
+    # A stage-1 checkpoint folder on the same Whisper: its layer weighting (and same-name,
+    # same-shape encoder tensors) start stage 2; "" = start from a uniform layer mix.
+    init_from: str = ""
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     connector: ConnectorConfig = field(default_factory=ConnectorConfig)

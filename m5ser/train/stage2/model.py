@@ -135,30 +135,39 @@ class SpeechLLM(nn.Module):
         tokens, tmask = self.connector(frames, mask)
         return tokens, tmask
 
-    def _answer_logprobs(
+    def _left_padded(
         self, tokens: Tensor, tmask: Tensor, prompts: list[tuple[list[int], list[int]]], answers: list[list[int]]
-    ) -> Tensor:
-        """Sum of log p(answer tokens) per sequence; tokens[i] are the speech tokens of sequence i."""
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Rows `before + speech + after + answer` as input embeddings, left-padded so every row
+        ends at the same position: (embeddings, attention mask, targets: answer ids, -100 elsewhere)."""
         embed = self.llm.get_input_embeddings()
         dtype, device = embed.weight.dtype, embed.weight.device
         seqs, targets = [], []
         for i, ((before, after), answer) in enumerate(zip(prompts, answers, strict=True)):
-            ids = torch.tensor(before + after + answer, device=device)
+            ids = torch.tensor(before + after + answer, device=device, dtype=torch.long)
             text = embed(ids)
             nb, na = len(before), len(after)
             speech = tokens[i][tmask[i]].to(dtype)
             seqs.append(torch.cat([text[:nb], speech, text[nb:]]))
             target = torch.full((seqs[-1].shape[0],), -100, device=device)
-            target[-len(answer) :] = ids[nb + na :]
+            if answer:
+                target[-len(answer) :] = ids[nb + na :]
             targets.append(target)
-        # left padding: every answer ends the row, so the LM head runs on the last k positions only
-        # (a 262k-word vocabulary over whole prompts would dominate time and memory)
         longest = max(s.shape[0] for s in seqs)
         x = torch.zeros(len(seqs), longest, seqs[0].shape[1], dtype=dtype, device=device)
         attn = torch.zeros(len(seqs), longest, dtype=torch.long, device=device)
         y = torch.full((len(seqs), longest), -100, device=device)
         for i, (s, t) in enumerate(zip(seqs, targets, strict=True)):
             x[i, longest - s.shape[0] :], attn[i, longest - s.shape[0] :], y[i, longest - s.shape[0] :] = s, 1, t
+        return x, attn, y
+
+    def _answer_logprobs(
+        self, tokens: Tensor, tmask: Tensor, prompts: list[tuple[list[int], list[int]]], answers: list[list[int]]
+    ) -> Tensor:
+        """Sum of log p(answer tokens) per sequence; tokens[i] are the speech tokens of sequence i."""
+        # left padding: every answer ends the row, so the LM head runs on the last k positions only
+        # (a 262k-word vocabulary over whole prompts would dominate time and memory)
+        x, attn, y = self._left_padded(tokens, tmask, prompts, answers)
         k = max(len(a) for a in answers) + 1
         positions = (attn.cumsum(1) - 1).clamp_min(0)
         out = self.llm(inputs_embeds=x, attention_mask=attn, position_ids=positions, logits_to_keep=k)
@@ -174,14 +183,44 @@ class SpeechLLM(nn.Module):
         return -self._answer_logprobs(tokens, tmask, prompts, answers).sum() / sum(len(a) for a in answers)
 
     @torch.no_grad()
-    def label_scores(self, keys, audios, langs: Sequence[str]) -> Tensor:
-        """(B, n_labels) log-likelihood of each label's answer under the first template."""
+    def label_scores(self, keys, audios, langs: Sequence[str], shared_prefix: bool = True) -> Tensor:
+        """(B, n_labels) log-likelihood of each label's answer under the first template.
+
+        shared_prefix: the prompt + speech prefix runs once per clip and its key/value cache is
+        reused by every label's answer tokens (one forward of B prefixes + one of B x n_labels
+        short answers); False: one full forward per (clip, label), the reference it must equal.
+        """
         tokens, tmask = self.speech_tokens(keys, audios)
         n = len(self.labels)
-        prompts = [self._template(lang, None) for lang in langs for _ in range(n)]
-        idx = torch.arange(len(keys), device=tokens.device).repeat_interleave(n)
-        scores = self._answer_logprobs(tokens[idx], tmask[idx], prompts, self.answers * len(keys))
-        return scores.reshape(len(keys), n)
+        if not shared_prefix:
+            prompts = [self._template(lang, None) for lang in langs for _ in range(n)]
+            idx = torch.arange(len(keys), device=tokens.device).repeat_interleave(n)
+            scores = self._answer_logprobs(tokens[idx], tmask[idx], prompts, self.answers * len(keys))
+            return scores.reshape(len(keys), n)
+        prompts = [self._template(lang, None) for lang in langs]
+        x, attn, _ = self._left_padded(tokens, tmask, prompts, [[] for _ in prompts])
+        positions = (attn.cumsum(1) - 1).clamp_min(0)
+        out = self.llm(inputs_embeds=x, attention_mask=attn, position_ids=positions, use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(out.logits[:, -1].float(), -1)  # (B, vocab): each answer's first token
+        cache = out.past_key_values
+        cache.batch_repeat_interleave(n)
+        k = max(len(a) for a in self.answers)
+        device = attn.device
+        ans = torch.tensor([a + [a[-1]] * (k - len(a)) for a in self.answers], device=device).repeat(len(keys), 1)
+        amask = torch.tensor([[1] * len(a) + [0] * (k - len(a)) for a in self.answers], device=device)
+        amask = amask.repeat(len(keys), 1)
+        score = first.repeat_interleave(n, 0).gather(1, ans[:, :1])[:, 0]
+        if k > 1:  # answer token j+1 given the prefix and answer tokens 0..j
+            rest = self.llm(
+                input_ids=ans[:, :-1],
+                attention_mask=torch.cat([attn.repeat_interleave(n, 0), amask[:, :-1]], 1),
+                position_ids=positions[:, -1:].repeat_interleave(n, 0) + 1 + torch.arange(k - 1, device=device),
+                past_key_values=cache,
+                use_cache=False,
+            )
+            logp = torch.log_softmax(rest.logits.float(), -1).gather(-1, ans[:, 1:, None])[..., 0]
+            score = score + (logp * amask[:, 1:]).sum(1)
+        return score.reshape(len(keys), n)
 
     def predict(self, keys, audios, langs: Sequence[str]) -> list[str]:
         """The label with the highest log-likelihood: always one of `labels`."""

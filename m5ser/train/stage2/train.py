@@ -125,7 +125,12 @@ def train_stage2(cfg: Stage2Config) -> Path:
     clips = load_clips(cfg, labels)
     _seed(cfg)
     model = build_model(cfg, labels, resolve_device(cfg.device))
-    return _run(model, clips, cfg, None, 0, 0)
+    init = None
+    if cfg.init_from:
+        from .init import init_from_stage1
+
+        init = init_from_stage1(model, cfg.init_from, cfg.encoder.path)
+    return _run(model, clips, cfg, None, 0, 0, init)
 
 
 def resume_stage2(checkpoint: str | Path) -> Path:
@@ -138,7 +143,7 @@ def resume_stage2(checkpoint: str | Path) -> Path:
     clips = load_clips(cfg, model.labels)
     opt = _optimizer(model, cfg)
     opt.load_state_dict(torch.load(checkpoint / "optim.pt", map_location=model.connector_device()))
-    return _run(model, clips, cfg, opt, int(meta["epoch"]) + 1, int(meta["steps"]))
+    return _run(model, clips, cfg, opt, int(meta["epoch"]) + 1, int(meta["steps"]), meta.get("init_from"))
 
 
 def _seed(cfg: Stage2Config) -> None:
@@ -148,18 +153,31 @@ def _seed(cfg: Stage2Config) -> None:
         torch.set_num_threads(cfg.optim.threads)
 
 
-def _run(model: SpeechLLM, clips: list[Clip], cfg: Stage2Config, opt, start_epoch: int, steps_done: int) -> Path:
+def _run(
+    model: SpeechLLM,
+    clips: list[Clip],
+    cfg: Stage2Config,
+    opt,
+    start_epoch: int,
+    steps_done: int,
+    init: dict[str, Any] | None,
+) -> Path:
+    """Fit, checkpointing to out_dir/last after each epoch; `init` (what `init_from` copied)
+    is recorded in every meta.json."""
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if steps_done == 0:  # a fresh run: its log starts empty (a resumed one appends)
+        (out / "log.jsonl").unlink(missing_ok=True)
+    recorded = {"init_from": init} if init else {}
 
     def checkpoint(epoch: int, steps: int, optimizer: torch.optim.Optimizer) -> None:
-        extra = {"epoch": epoch, "steps": steps, "n_clips": len(clips)}
+        extra = {"epoch": epoch, "steps": steps, "n_clips": len(clips), **recorded}
         save_stage2(out / "last", model, cfg, extra, optimizer)
 
     losses = fit(model, clips, cfg, out / "log.jsonl", opt, start_epoch, steps_done, checkpoint)
     if losses:
         log.info("stage 2: %d steps, loss %.4f -> %.4f", len(losses), losses[0], losses[-1])
-    extra = {"epoch": cfg.optim.epochs - 1, "steps": steps_done + len(losses), "n_clips": len(clips)}
+    extra = {"epoch": cfg.optim.epochs - 1, "steps": steps_done + len(losses), "n_clips": len(clips), **recorded}
     return save_stage2(out / "final", model, cfg, extra)
 
 
@@ -216,22 +234,36 @@ def load_stage2(path: str | Path, device: str = "auto") -> tuple[SpeechLLM, Stag
     return model.eval(), cfg, meta
 
 
+def score_clips(model: SpeechLLM, clips: Sequence[Clip], batch_size: int = 4) -> np.ndarray:
+    """(n_clips, n_labels) log-likelihood of each label's answer (columns in `model.labels` order)."""
+    model.eval()
+    rows = [
+        model.label_scores([c.id for c in batch], [c.audio for c in batch], [c.lang for c in batch]).float().cpu()
+        for batch in (clips[i : i + batch_size] for i in range(0, len(clips), batch_size))
+    ]
+    return torch.cat(rows).numpy() if rows else np.zeros((0, len(model.labels)), np.float32)
+
+
 def predict_clips(model: SpeechLLM, clips: Sequence[Clip], batch_size: int = 4) -> list[str]:
     """Labels for `clips` (each always one of the model's labels)."""
-    model.eval()
-    preds: list[str] = []
-    for start in range(0, len(clips), batch_size):
-        batch = clips[start : start + batch_size]
-        preds += model.predict([c.id for c in batch], [c.audio for c in batch], [c.lang for c in batch])
-    return preds
+    return [model.labels[i] for i in score_clips(model, clips, batch_size).argmax(1)]
 
 
-def evaluate_clips(checkpoint: str | Path, clips: Sequence[Clip], device: str = "auto") -> list[str]:
-    """`m5ser eval` for a stage-2 checkpoint: clips centre-cropped as in training, then predicted."""
+def evaluation_scores(
+    checkpoint: str | Path, clips: Sequence[Clip], device: str = "auto"
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Label scores and labels of a stage-2 checkpoint on `clips`, centre-cropped as in training:
+    for a closed-set evaluation (the best label among those a corpus has)."""
     model, cfg, _ = load_stage2(checkpoint, device)
     limit = int(cfg.data.max_duration_s * SAMPLE_RATE)
     cropped = [
         Clip(f"{i}:{c.id}", crop(c.audio, limit, None), c.emotion, c.lang, c.speaker, c.text, c.split)
         for i, c in enumerate(clips)
     ]
-    return predict_clips(model, cropped)
+    return score_clips(model, cropped), model.labels
+
+
+def evaluate_clips(checkpoint: str | Path, clips: Sequence[Clip], device: str = "auto") -> list[str]:
+    """`m5ser eval` for a stage-2 checkpoint: clips centre-cropped as in training, then predicted."""
+    scores, labels = evaluation_scores(checkpoint, clips, device)
+    return [labels[i] for i in scores.argmax(1)]
