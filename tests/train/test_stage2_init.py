@@ -148,7 +148,14 @@ def test_init_from_cached_whisper_features_maps_the_chosen_layers(tiny, tmp_path
     )
     with pytest.raises(ValueError, match=r"\(features\.whisper_model\) is not stage 2's encoder\.path"):
         init_from_stage1(model, other, str(tiny["whisper"]))
-    bad = _fake_stage1(tmp_path / "c", feats, {"layer_mix": "concat"}, {"encoder.net.1.weight": [[1.0]]})
+    # concatenated (or single) layers: stage 2 starts on exactly those states, equally mixed
+    concat = _fake_stage1(tmp_path / "c", feats, {"layer_mix": "concat"}, {"encoder.net.1.weight": [[1.0]]})
+    record = init_from_stage1(model, concat, str(tiny["whisper"]))
+    mix = torch.softmax(model.encoder.layer_weights.detach(), 0)
+    assert record["copied"] == {"features.layers": [2, 1]}
+    assert torch.allclose(mix[[1, 2]], torch.tensor([0.5, 0.5]), atol=1e-6) and float(mix[0]) < 1e-9
+    every = {**feats, "layers": []}
+    bad = _fake_stage1(tmp_path / "d", every, {"layer_mix": "concat"}, {"encoder.net.1.weight": [[1.0]]})
     with pytest.raises(ValueError, match=r"nothing to copy .*layer_mix='concat'"):
         init_from_stage1(model, bad, str(tiny["whisper"]))
 

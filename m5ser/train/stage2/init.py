@@ -87,6 +87,13 @@ def init_from_stage1(model: SpeechLLM, checkpoint: str | Path, encoder_path: str
             copied[key] = list(value.shape)
         else:
             skipped[key] = "no stage-2 tensor of that name" if key not in ours else "shape or role differs"
+    if "encoder.layer_weights" not in state and feats.get("kind") == "whisper" and feats.get("layers"):
+        # One layer (or concatenated layers): stage 1 used exactly these states, equally.
+        full = torch.full((n_states,), -OFF)
+        full[layers] = 0.0
+        with torch.no_grad():
+            ours["encoder.layer_weights"].copy_(full)
+        copied["features.layers"] = list(layers)
     if not copied:
         raise ValueError(
             f"init_from={checkpoint}: nothing to copy (no encoder.layer_weights: "
