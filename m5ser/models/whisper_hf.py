@@ -138,6 +138,17 @@ def build_whisper_hf(spec: Any, folder: Path) -> None:
     convert_ct2_whisper(model_path(spec.requires[0]), folder)
 
 
+def clip_states(encoder: Any, extractor: Any, audio: np.ndarray, sample_rate: int) -> Any:
+    """Every hidden state of one clip, a (layers + 1, frames, width) tensor on the encoder's
+    device and dtype: its unpadded log-mel (an even number of frames) through `encode_unpadded`."""
+    import torch
+
+    mel = extractor(audio, sampling_rate=sample_rate, return_tensors="pt", padding="longest").input_features
+    mel = mel[..., : max(2, mel.shape[-1] // 2 * 2)]
+    p = next(encoder.parameters())
+    return torch.stack(encode_unpadded(encoder, mel.to(p.device, p.dtype)))[:, 0]
+
+
 def encode_unpadded(encoder: Any, mel: Any) -> tuple[Any, ...]:
     """Every layer's hidden states (embeddings first, final layer-normed last) of a transformers
     Whisper encoder on an unpadded log-mel batch (B, n_mels, T); positions are cut to T // 2.

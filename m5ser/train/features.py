@@ -62,6 +62,38 @@ def log_mel(audio: np.ndarray, n_mels: int = 64, win_ms: float = 25.0, hop_ms: f
     return torch.log(mel + 1e-6).numpy()
 
 
+def _audio_key(audio: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(audio, dtype=np.float32).tobytes(), digest_size=12).hexdigest()
+
+
+@dataclass
+class NpzCache:
+    """Arrays by key, read from one .npz file on first use and written back atomically by
+    `save()`; without a `path` they are kept in memory only."""
+
+    path: Path | None = None
+    _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False)
+
+    @classmethod
+    def in_dir(cls, cache_dir: str | None, name: str) -> NpzCache:
+        """The cache `<cache_dir>/<name>.npz` (in memory only when `cache_dir` is None)."""
+        return cls(Path(cache_dir) / f"{name}.npz" if cache_dir else None)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._arrays is None:
+            self._arrays = dict(np.load(self.path)) if self.path is not None and self.path.is_file() else {}
+        return self._arrays
+
+    def save(self) -> None:
+        if self.path is None or not self._arrays:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **self._arrays)
+        os.replace(tmp, self.path)  # a crash leaves the previous file or none
+
+
 @dataclass
 class Functionals:
     """openSMILE functionals (eGeMAPSv02: 88 values; ComParE_2016: 6373) for one clip.
@@ -73,25 +105,18 @@ class Functionals:
     feature_set: str = "eGeMAPSv02"
     cache_dir: str | None = None
     _smile: object = field(default=None, repr=False)
-    _cache: dict[str, np.ndarray] | None = field(default=None, repr=False)
-
-    def _path(self) -> Path:
-        return Path(str(self.cache_dir)) / f"{self.feature_set}.npz"
-
-    def _lookup(self) -> dict[str, np.ndarray]:
-        if self._cache is None:
-            path = self._path() if self.cache_dir else None
-            self._cache = dict(np.load(path)) if path is not None and path.is_file() else {}
-        return self._cache
+    _cache: NpzCache | None = field(default=None, repr=False)
 
     def save(self) -> None:
         """Write the cache (no-op without `cache_dir`)."""
-        if self.cache_dir and self._cache:
-            _save_npz(self._path(), self._cache)
+        if self._cache is not None:
+            self._cache.save()
 
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         key = _audio_key(audio)
-        cache = self._lookup()
+        if self._cache is None:
+            self._cache = NpzCache.in_dir(self.cache_dir, self.feature_set)
+        cache = self._cache.arrays()
         if key in cache:
             return cache[key]
         if self._smile is None:
@@ -110,19 +135,6 @@ class Functionals:
         return values
 
 
-def _audio_key(audio: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(audio, dtype=np.float32).tobytes(), digest_size=12).hexdigest()
-
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz cache atomically (a crash leaves the previous file or none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.savez(f, **arrays)
-    os.replace(tmp, path)
-
-
 @dataclass
 class WhisperStats:
     """Mean and standard deviation over frames of every hidden state of a frozen Whisper
@@ -138,11 +150,9 @@ class WhisperStats:
     layers: tuple[int, ...] = ()
     cache_dir: str | None = None
     stats: str = "meanstd"
-    threads: int = 0
     _encoder: object = field(default=None, repr=False)
     _mel: object = field(default=None, repr=False)
-    _digest: str = field(default="", repr=False)
-    _cache: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _cache: NpzCache | None = field(default=None, repr=False)
 
     def _load(self) -> None:
         try:
@@ -157,21 +167,12 @@ class WhisperStats:
         digest = hashlib.blake2b(digest_size=6)
         for p in self._encoder.state_dict().values():  # the cache is keyed by the weights' content
             digest.update(p.detach().numpy().tobytes())
-        self._digest = digest.hexdigest()
-
-    def _path(self) -> Path:
-        return Path(str(self.cache_dir)) / f"whisper-{self._digest}.npz"
-
-    def _lookup(self) -> dict[str, np.ndarray]:
-        if self._cache is None:
-            path = self._path() if self.cache_dir else None
-            self._cache = dict(np.load(path)) if path is not None and path.is_file() else {}
-        return self._cache
+        self._cache = NpzCache.in_dir(self.cache_dir, f"whisper-{digest.hexdigest()}")
 
     def save(self) -> None:
         """Write the cache (no-op without `cache_dir`)."""
-        if self.cache_dir and self._cache:
-            _save_npz(self._path(), self._cache)
+        if self._cache is not None:
+            self._cache.save()
 
     def n_layers(self) -> int:
         """Number of hidden states (embeddings + transformer layers) the encoder gives."""
@@ -185,15 +186,11 @@ class WhisperStats:
         if self._encoder is None:
             self._load()
         key = _audio_key(audio)
-        cache = self._lookup()
+        cache = self._cache.arrays()
         if key not in cache:
-            from m5ser.models.whisper_hf import encode_unpadded
+            from m5ser.models.whisper_hf import clip_states
 
-            if self.threads:
-                torch.set_num_threads(self.threads)
-            mel = self._mel(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="longest").input_features
-            mel = mel[..., : max(2, mel.shape[-1] // 2 * 2)]
-            states = torch.stack(encode_unpadded(self._encoder, mel))[:, 0]  # (L, T, D)
+            states = clip_states(self._encoder, self._mel, audio, SAMPLE_RATE)  # (L, T, D)
             stats = torch.cat([states.mean(1), states.std(1, correction=0)], dim=-1)
             cache[key] = stats.numpy().astype(np.float16)
         return cache[key]

@@ -38,13 +38,32 @@ def tiny_config(source: Path, out: Path, **sections) -> object:
         "model": {"d_model": 32, "n_layers": 1, "n_heads": 2, "embed_dim": 32, "joint_dim": 32},
         "optim": {"epochs": 2, "batch_size": 16, "warmup_steps": 2},
     }
+    return config_from_dict(with_sections(raw, sections))
+
+
+def with_sections(raw: dict, sections: dict) -> dict:
+    """`raw` with each dict in `sections` merged into its section; other values replace."""
     for key, value in sections.items():
-        raw.setdefault(key, {})
         if isinstance(value, dict):
-            raw[key].update(value)
+            raw.setdefault(key, {}).update(value)
         else:
             raw[key] = value
-    return config_from_dict(raw)
+    return raw
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> dict[str, Path]:
+    """Tiny random stage-2 models built locally: two different Whispers, a Llama and a Gemma 3."""
+    from m5ser.train.stage2.tiny import tiny_llm, tiny_whisper
+    from m5ser.train.testing import repo_labels
+
+    root = tmp_path_factory.mktemp("tiny2")
+    prompts, labels = ROOT / "prompts" / "stage2", repo_labels()
+    torch.manual_seed(1)
+    paths = {"whisper": tiny_whisper(root / "whisper"), "other": tiny_whisper(root / "other")}
+    paths["llama"] = tiny_llm(root / "llama", prompts, labels, "llama")
+    paths["gemma3"] = tiny_llm(root / "gemma3", prompts, labels, "gemma3")
+    return paths
 
 
 @pytest.fixture(scope="session")

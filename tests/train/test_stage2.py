@@ -15,23 +15,14 @@ from typer.testing import CliRunner
 from m5ser.train.data import Clip
 from m5ser.train.stage2.config import config_from_dict, load_config
 from m5ser.train.stage2.prompts import load_prompts
-from m5ser.train.stage2.tiny import tiny_llm, tiny_whisper
 from m5ser.train.stage2.train import build_model, fit, load_stage2
 from m5ser.train.testing import EMOTIONS_FILE, emotional_signal, repo_labels
+
+from .conftest import with_sections
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ROOT / "prompts" / "stage2"
 LABELS = repo_labels()
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny2")
-    return {
-        "whisper": tiny_whisper(root / "whisper"),
-        "llama": tiny_llm(root / "llama", PROMPTS, LABELS, "llama"),
-        "gemma3": tiny_llm(root / "gemma3", PROMPTS, LABELS, "gemma3"),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +44,7 @@ def _cfg(tiny, arch="llama", mode="lora", kind="qformer", **extra):
         "data": {"emotions_file": str(EMOTIONS_FILE)},
         "optim": {"epochs": 4, "batch_size": 7, "lr": 1e-2, "llm_lr": 1e-2},
     }
-    for key, value in extra.items():
-        if isinstance(value, dict):
-            raw.setdefault(key, {}).update(value)
-        else:
-            raw[key] = value
-    return config_from_dict(raw)
+    return config_from_dict(with_sections(raw, extra))
 
 
 def _eval_loss(model, clips) -> float:

@@ -14,25 +14,14 @@ import yaml
 from m5ser.train.data import Clip
 from m5ser.train.stage2.config import config_from_dict
 from m5ser.train.stage2.init import init_from_stage1
-from m5ser.train.stage2.tiny import tiny_llm, tiny_whisper
 from m5ser.train.stage2.train import build_model, evaluate_clips, evaluation_scores, train_stage2
 from m5ser.train.testing import EMOTIONS_FILE, emotional_signal, repo_labels
 
-from .conftest import tiny_config
+from .conftest import tiny_config, with_sections
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPTS = ROOT / "prompts" / "stage2"
 LABELS = repo_labels()
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny2init")
-    torch.manual_seed(1)
-    paths = {"whisper": tiny_whisper(root / "whisper"), "other": tiny_whisper(root / "other")}
-    paths["llama"] = tiny_llm(root / "llama", PROMPTS, LABELS, "llama")
-    paths["gemma3"] = tiny_llm(root / "gemma3", PROMPTS, LABELS, "gemma3")
-    return paths
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +53,7 @@ def _cfg(tiny, arch="llama", **extra):
         "data": {"emotions_file": str(EMOTIONS_FILE)},
         "optim": {"epochs": 1, "batch_size": 7},
     }
-    for key, value in extra.items():
-        if isinstance(value, dict):
-            raw.setdefault(key, {}).update(value)
-        else:
-            raw[key] = value
-    return config_from_dict(raw)
+    return config_from_dict(with_sections(raw, extra))
 
 
 def _stage1_weights(checkpoint: Path) -> dict[str, torch.Tensor]:

@@ -179,12 +179,3 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Stage2C
 def save_config(cfg: Stage2Config, path: str | Path) -> None:
     """Write the full config (every default spelled out) as YAML."""
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-
-
-def resolve_model(path: str) -> str:
-    """`store:NAME` → the model store's folder (assembled once, offline); anything else unchanged."""
-    if path.startswith("store:"):
-        from m5ser.models.store import model_path
-
-        return str(model_path(path.removeprefix("store:")))
-    return path

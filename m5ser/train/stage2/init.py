@@ -18,8 +18,9 @@ from typing import Any
 import torch
 import yaml
 
+from m5ser.models.store import resolve
+
 from ..checkpoint import load_meta
-from .config import resolve_model
 from .model import SpeechLLM
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def _same_model(name: str, encoder_path: str, whisper: dict[str, torch.Tensor], 
         raise ValueError(f"init_from={checkpoint}: features.whisper_model is empty in its config.yaml")
     if name == encoder_path:
         return f"same name {name}"
-    theirs_dir, ours_dir = Path(resolve_model(name)), Path(resolve_model(encoder_path))
+    theirs_dir, ours_dir = Path(resolve(name)), Path(resolve(encoder_path))
     if theirs_dir.is_dir() and ours_dir.is_dir() and theirs_dir.resolve() == ours_dir.resolve():
         return f"same folder {ours_dir}"
     import transformers as tf

@@ -46,12 +46,9 @@ class SpeechEncoder(nn.Module):
 
     def states(self, audio: np.ndarray) -> Tensor:
         """(layers + 1, frames, width) for one clip."""
-        from m5ser.models.whisper_hf import encode_unpadded
+        from m5ser.models.whisper_hf import clip_states
 
-        mel = self.extractor(audio, sampling_rate=SAMPLE_RATE, return_tensors="pt", padding="longest").input_features
-        mel = mel[..., : max(2, mel.shape[-1] // 2 * 2)]
-        p = next(self.encoder.parameters())
-        return torch.stack(encode_unpadded(self.encoder, mel.to(p.device, p.dtype)))[:, 0]
+        return clip_states(self.encoder, self.extractor, audio, SAMPLE_RATE)
 
     def forward(self, keys: Sequence[str], audios: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
         """Weighted-layer frames (B, T, width) and their mask (B, T)."""

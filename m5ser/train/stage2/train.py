@@ -15,11 +15,11 @@ import torch
 
 from m5ser.audio import SAMPLE_RATE
 from m5ser.config import load_emotions
+from m5ser.models.store import resolve
 
 from ..checkpoint import resolve_device
 from ..data import Clip, crop, load_shards
 from .config import Stage2Config, config_from_dict, save_config
-from .config import resolve_model as _resolve
 from .model import SpeechEncoder, SpeechLLM, load_llm
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,8 @@ def build_model(
     `adapter` / `llm_path` load a checkpoint's LoRA adapter / full LLM instead."""
     import transformers as tf
 
-    llm_path = llm_path or _resolve(cfg.llm.path)
-    encoder = SpeechEncoder(_resolve(cfg.encoder.path), cfg.encoder.freeze)
+    llm_path = llm_path or resolve(cfg.llm.path)
+    encoder = SpeechEncoder(resolve(cfg.encoder.path), cfg.encoder.freeze)
     tokenizer = tf.AutoTokenizer.from_pretrained(llm_path)
     llm = load_llm(llm_path, cfg.llm.mode, cfg, device, adapter)
     return SpeechLLM(cfg, labels, encoder, llm, tokenizer).to(device)
