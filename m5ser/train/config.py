@@ -177,6 +177,9 @@ class OptimConfig:
     max_steps: int = 0
     # Torch CPU threads (0 = leave torch's default).
     threads: int = 0
+    # Weight averaging (SWA): the final model is the mean of the weights at the end of each of
+    # the last `average_epochs` epochs; 0 = the last weights.
+    average_epochs: int = 0
 
 
 @dataclass
@@ -247,6 +250,8 @@ class Stage1Config:
             raise ValueError("loss.temperature must be > 0")
         if self.optim.epochs < 1 or self.optim.batch_size < 2:
             raise ValueError("optim.epochs must be >= 1 and optim.batch_size >= 2")
+        if not 0 <= self.optim.average_epochs <= self.optim.epochs:
+            raise ValueError(f"optim.average_epochs must be in 0..optim.epochs, got {self.optim.average_epochs}")
         for name in ("speed", "noise_snr_db"):
             lo, hi = getattr(self.augment, name)
             if lo > hi:

@@ -153,6 +153,40 @@ class FeaturePipeline:
         return model_inputs(cropped, self.extract, self.norm, corpus_of=lambda c: c.lang)
 
 
+AVERAGE_FILE = "average.pt"
+
+
+class WeightAverage:
+    """Running mean of a model's floating-point weights, one snapshot per epoch (SWA)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.mean: dict[str, torch.Tensor] = {}
+
+    def add(self, model: torch.nn.Module) -> None:
+        self.count += 1
+        for name, value in model.state_dict().items():
+            if not value.is_floating_point():
+                continue
+            value = value.detach().clone()
+            if name in self.mean:
+                previous = self.mean[name].to(value.device)
+                self.mean[name] = previous + (value - previous) / self.count
+            else:
+                self.mean[name] = value
+
+    def apply(self, model: torch.nn.Module) -> None:
+        """Load the mean into `model` (non-floating buffers keep their values)."""
+        model.load_state_dict({**model.state_dict(), **self.mean})
+
+    def save(self, path: Path) -> None:
+        torch.save({"count": self.count, "mean": self.mean}, path)
+
+    def load(self, path: Path) -> None:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        self.count, self.mean = int(state["count"]), state["mean"]
+
+
 class Stage1Trainer:
     """Holds model, optimizer, data and RNG; `run()` trains, checkpoints and reports."""
 
@@ -213,6 +247,7 @@ class Stage1Trainer:
         self.step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
+        self.average = WeightAverage()
         if resume is not None:
             self._resume(Path(resume))
 
@@ -233,6 +268,8 @@ class Stage1Trainer:
         random.setstate(rng["python"])
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         self.step, self.epoch = meta["step"], meta["epoch"]
+        if (path / AVERAGE_FILE).is_file():
+            self.average.load(path / AVERAGE_FILE)
         self.history = meta.get("history", [])
         log.info("resumed from %s at epoch %d, step %d", path, self.epoch, self.step)
 
@@ -320,7 +357,11 @@ class Stage1Trainer:
         if self.bank is not None:
             self.model.refresh_anchors(self.bank.texts)
         meta = {**self.meta, "epoch": self.epoch, "step": self.step, "history": self.history}
-        return save_stage1(path, self.model, self.cfg, meta, self.optimizer, self.rng)
+        meta["averaged_epochs"] = self.average.count
+        save_stage1(path, self.model, self.cfg, meta, self.optimizer, self.rng)
+        if self.average.count:
+            self.average.save(path / AVERAGE_FILE)
+        return path
 
     def run(self, stop_after: int | None = None) -> Path:
         """Train the remaining epochs, checkpoint each, write `final/`; return its path.
@@ -332,6 +373,8 @@ class Stage1Trainer:
             t0 = time.time()
             losses = self.train_epoch()
             self.epoch += 1
+            if self.epoch > self.cfg.optim.epochs - self.cfg.optim.average_epochs:
+                self.average.add(self.model)
             scores = self.evaluate_sets()
             entry = {"epoch": self.epoch, "step": self.step, "seconds": round(time.time() - t0, 1), "loss": losses}
             entry.update({f"{k}_ua": v["ua"] for k, v in scores.items()})
@@ -342,6 +385,8 @@ class Stage1Trainer:
             ckpt = self.save(self.out / f"ckpt-{self.epoch:03d}")
             if stop_after is not None and self.epoch >= stop_after:
                 return ckpt
+        if self.average.count:
+            self.average.apply(self.model)
         final = self.save(self.out / "final")
         scores = self.evaluate_sets()
         meta = json.loads((final / "meta.json").read_text(encoding="utf-8"))

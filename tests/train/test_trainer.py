@@ -82,3 +82,29 @@ def test_report_names_a_configured_corpus_that_is_missing(trained, tmp_path):
     report = write_report(final, cfg, None)
     assert f"not evaluated (no such folder): {tmp_path / 'nowhere'}" in report.read_text(encoding="utf-8")
     assert json.loads((final / "metrics.json").read_text())["real"] == {}
+
+
+def test_weight_averaging_keeps_the_mean_of_the_last_epochs_across_a_resume(shards, tmp_path):
+    def config(out):
+        return tiny_config(shards, out, optim={"epochs": 3, "average_epochs": 2})
+
+    straight = Stage1Trainer(config(tmp_path / "a"), progress=False)
+    final = straight.run()
+    epochs = [torch.load(tmp_path / "a" / f"ckpt-00{e}" / "model.pt", weights_only=True) for e in (2, 3)]
+    averaged = torch.load(final / "model.pt", weights_only=True)
+    name = "head.0.weight" if "head.0.weight" in averaged else next(k for k in averaged if k.endswith("weight"))
+    assert not torch.allclose(epochs[0][name], epochs[1][name])
+    assert torch.allclose(averaged[name], (epochs[0][name] + epochs[1][name]) / 2, atol=1e-6)
+    assert json.loads((final / "meta.json").read_text())["averaged_epochs"] == 2
+    assert not (tmp_path / "a" / "ckpt-001" / "average.pt").exists()
+
+    interrupted = Stage1Trainer(config(tmp_path / "b"), progress=False)
+    interrupted.run(stop_after=2)
+    resumed = Stage1Trainer(config(tmp_path / "b"), resume=tmp_path / "b" / "ckpt-002", progress=False)
+    again = torch.load(resumed.run() / "model.pt", weights_only=True)
+    assert all(torch.allclose(again[k].float(), averaged[k].float(), atol=1e-6) for k in averaged)
+
+
+def test_average_epochs_beyond_the_run_is_refused(shards, tmp_path):
+    with pytest.raises(ValueError, match="average_epochs"):
+        tiny_config(shards, tmp_path, optim={"epochs": 2, "average_epochs": 3})
