@@ -5,15 +5,21 @@ Usage: .venv/bin/python bench/storage.py [--recipe manifests/recipes/mini.yaml] 
 
 Builds each language of the recipe (at most `--limit` clips each; 0 = all) into `--work`
 (kept between runs: finished work is reused; default a temporary folder), then writes the
-same kept clips as shards four ways:
+same kept clips as shards five ways:
   wav        the audio column holds the WAV files as they are, uncompressed (the first format)
   wav+zstd   the same, with Parquet's zstd on the audio column
   flac-sf    FLAC from libsndfile (`soundfile`, its highest level: libFLAC -8, 4,096-sample
              blocks): the encoder before `m5ser.shards.flac`
+  flac-prev  the previous `m5ser.shards.flac` settings: level 8's six LPC windows
+             (``subdivide_tukey(3)``) and Rice partition orders up to 6, libFLAC's vendor
+             comment block kept
   flac       FLAC as shipped (`shards.audio_format: flac`: `m5ser.shards.flac`, libFLAC -8 in
-             1,024-sample blocks, LPC precision search)
+             1,024-sample blocks, LPC precision search over two windows, partition orders up
+             to 5, no vendor comment)
 and prints Parquet bytes / PCM bytes (16-bit samples only, no headers) for each, plus the
-share of the flac shards that is not audio bytes (other columns, Parquet footers and indexes).
+share of the flac shards that is not audio bytes (other columns, Parquet footers and indexes),
+and the encoding time per clip of flac-prev and flac (CPU time, measured on the same clips in
+the same run).
 It checks that the flac shards decode (`read_shard`) to exactly the samples of the WAV files
 and that every other column is equal. Goal (issue 15): flac <= 0.6 per language.
 
@@ -32,6 +38,7 @@ import io
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,7 +51,9 @@ from m5ser.pipeline.build import build_language
 from m5ser.schema import Utterance
 from m5ser.shards import flac, parquet
 
-FORMATS = ("wav", "wav+zstd", "flac-sf", "flac")
+FORMATS = ("wav", "wav+zstd", "flac-sf", "flac-prev", "flac")
+TIMED = ("flac-prev", "flac")
+"""Formats whose encoding time per clip is printed."""
 
 
 def sndfile_flac(wav: Path, audio_format: str) -> bytes:
@@ -55,14 +64,33 @@ def sndfile_flac(wav: Path, audio_format: str) -> bytes:
     return buf.getvalue()
 
 
-def shard_bytes(kept: list[Utterance], folder: Path, fmt: str) -> tuple[int, int]:
-    """(Parquet bytes, audio-column bytes) of the kept clips in format `fmt` (one file per split,
-    the writer's options; `wav+zstd` turns on zstd for the audio column)."""
+def previous_flac(wav: Path, audio_format: str) -> bytes:
+    """`m5ser.shards.flac` with its previous settings: level 8's LPC windows, vendor comment kept."""
+    samples, sr = sf.read(str(wav), dtype="int16")
+    return flac.encode(samples, sr, apodization=b"subdivide_tukey(3)", max_partition_order=6, comment=True)
+
+
+ENCODERS: dict[str, Callable[[Path, str], bytes]] = {"flac-sf": sndfile_flac, "flac-prev": previous_flac}
+
+
+def shard_bytes(kept: list[Utterance], folder: Path, fmt: str) -> tuple[int, int, float]:
+    """(Parquet bytes, audio-column bytes, CPU seconds spent encoding audio) of the kept clips in
+    format `fmt` (one file per split, the writer's options; `wav+zstd` turns on zstd for the audio
+    column)."""
     options = dict(parquet._WRITE_OPTIONS)
     audio_format = "wav" if fmt.startswith("wav") else "flac"
     if fmt == "wav+zstd":
         options["compression"] = {**options["compression"], "audio.bytes": "zstd"}
-    encode: Callable[[Path, str], bytes] = sndfile_flac if fmt == "flac-sf" else parquet.encode_audio
+    encoder = ENCODERS.get(fmt, parquet.encode_audio)
+    seconds = 0.0
+
+    def encode(wav: Path, audio_format: str) -> bytes:
+        nonlocal seconds
+        start = time.process_time()
+        data = encoder(wav, audio_format)
+        seconds += time.process_time() - start
+        return data
+
     original, parquet.encode_audio = parquet.encode_audio, encode
     total = audio = 0
     try:
@@ -78,7 +106,7 @@ def shard_bytes(kept: list[Utterance], folder: Path, fmt: str) -> tuple[int, int
                 audio += sum(len(a["bytes"]) for a in table.column("audio").to_pylist())
     finally:
         parquet.encode_audio = original
-    return total, audio
+    return total, audio, seconds
 
 
 def codec_ratios(wavs: list[Path], pcm: int) -> dict[str, float]:
@@ -147,9 +175,12 @@ def main() -> None:
         print(
             f"{'lang':<6}{'clips':>6}{'PCM MB':>8}"
             + "".join(f"{f:>10}" for f in FORMATS)
-            + f"{'non-audio':>11}  content"
+            + f"{'non-audio':>11}"
+            + "".join(f"{f + ' ms':>13}" for f in TIMED)
+            + "  content"
         )
-        totals = dict.fromkeys(["pcm", *FORMATS, "audio"], 0)
+        totals = dict.fromkeys(["pcm", *FORMATS, "audio", "clips"], 0)
+        cpu = dict.fromkeys(TIMED, 0.0)
         codec_totals: dict[str, float] = {}
         for lang in langs:
             build_language(r, lang, limit=args.limit or None, progress=False)
@@ -157,20 +188,26 @@ def main() -> None:
             for u in kept:
                 u.audio_path = str(r.output / u.audio_path)
             pcm = sum(sf.info(u.audio_path).frames * 2 for u in kept)
-            sizes = {}
+            sizes, ms = {}, {}
             for fmt in FORMATS:
                 folder = Path(tmp) / "shards" / lang / fmt
                 folder.mkdir(parents=True)
-                sizes[fmt], audio = shard_bytes(kept, folder, fmt)
+                sizes[fmt], audio, seconds = shard_bytes(kept, folder, fmt)
+                if fmt in TIMED:
+                    cpu[fmt] += seconds
+                    ms[fmt] = 1000 * seconds / len(kept)
             same = decoded_equal(Path(tmp) / "shards" / lang / "flac", Path(tmp) / "shards" / lang / "wav")
             totals["pcm"] += pcm
             totals["audio"] += audio
+            totals["clips"] += len(kept)
             for fmt in FORMATS:
                 totals[fmt] += sizes[fmt]
             cells = "".join(f"{sizes[f] / pcm:>10.3f}" for f in FORMATS)
             other = (sizes["flac"] - audio) / pcm
+            timing = "".join(f"{ms[f]:>13.2f}" for f in TIMED)
             print(
-                f"{lang:<6}{len(kept):>6}{pcm / 1e6:>8.2f}{cells}{other:>11.4f}  {'identical' if same else 'DIFFERENT'}"
+                f"{lang:<6}{len(kept):>6}{pcm / 1e6:>8.2f}{cells}{other:>11.4f}{timing}"
+                f"  {'identical' if same else 'DIFFERENT'}"
             )
             if args.codecs:
                 ratios = codec_ratios([Path(u.audio_path) for u in kept], pcm)
@@ -180,7 +217,8 @@ def main() -> None:
                     codec_totals[k] = codec_totals.get(k, 0.0) + v * pcm
         pcm = totals["pcm"]
         cells = "".join(f"{totals[f] / pcm:>10.3f}" for f in FORMATS)
-        print(f"{'all':<6}{'':>6}{pcm / 1e6:>8.2f}{cells}{(totals['flac'] - totals['audio']) / pcm:>11.4f}")
+        timing = "".join(f"{1000 * cpu[f] / totals['clips']:>13.2f}" for f in TIMED)
+        print(f"{'all':<6}{'':>6}{pcm / 1e6:>8.2f}{cells}{(totals['flac'] - totals['audio']) / pcm:>11.4f}{timing}")
         if codec_totals:
             print("      audio bytes only: " + "  ".join(f"{k} {v / pcm:.3f}" for k, v in codec_totals.items()))
 

@@ -4,17 +4,26 @@ resampling, the one silence-trim rule, and PCM16 WAV encoding.
 The build trims every clip with `trim_silence` before writing it; training and `m5ser eval`
 trim with the same function (when the train config's `data.trim` is on), so a built clip
 looks the same to the model as it did to the build's quality checks.
+
+The last few WAVs this process wrote (`write_wav`) are kept in memory: `load` of one that is
+still the same file (inode, size, modification time) decodes it from there instead of reading
+it back (the build's signal checks read each clip just after synthesis wrote it).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import os
+import struct
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+from scipy.signal import firwin, resample_poly
 
 from m5ser.manifest import write_bytes_atomic
 from m5ser.schema import SAMPLE_RATE
@@ -24,8 +33,22 @@ def resample(samples: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.n
     """Polyphase resampling of mono float audio from `sr_in` to `sr_out` (exact ratio, reduced by gcd)."""
     if sr_in == sr_out:
         return samples.astype(np.float32, copy=False)
-    g = np.gcd(sr_in, sr_out)
-    return resample_poly(samples, sr_out // g, sr_in // g).astype(np.float32)
+    g = int(np.gcd(sr_in, sr_out))
+    up, down = sr_out // g, sr_in // g
+    h = _lowpass(up, down)
+    if np.issubdtype(samples.dtype, np.floating):
+        h = h.astype(samples.dtype)  # as resample_poly matches its own design to the input
+    return resample_poly(samples, up, down, window=h).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _lowpass(up: int, down: int) -> np.ndarray:
+    """The anti-aliasing FIR filter `resample_poly` designs for (up, down) with its default
+    window, designed once per ratio (the design costs about as much as filtering a clip)."""
+    rate = max(up, down)
+    h = firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+    h.flags.writeable = False
+    return h
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -61,17 +84,77 @@ def trim_silence(samples: np.ndarray, sample_rate: int, below_peak_db: float = 4
     return samples[start:end]
 
 
+def pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float audio (mono, any float dtype) as int16 samples, exactly as libsndfile 1.2 writes PCM16:
+    clipped to [-1, 1], scaled by 2^31, rounded to the nearest integer (ties to even), shifted
+    right by 16 bits (a floor to the 1/32768 grid), capped at 32767."""
+    x = np.asarray(samples)
+    if x.ndim != 1 or not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"PCM16 needs mono float samples, got {x.dtype} with shape {x.shape}")
+    scaled = np.rint(np.clip(x, -1.0, 1.0).astype(np.float64) * 2.0**31).astype(np.int64)
+    return np.minimum(scaled >> 16, 32767).astype("<i2")
+
+
+def _wav_header(frames: int, sample_rate: int) -> bytes:
+    """The 44-byte header of a mono PCM16 WAV file (RIFF, fmt, data chunk header), as libsndfile writes it."""
+    size = 2 * frames
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + size, b"WAVE", b"fmt ", 16, 1, 1, sample_rate, 2 * sample_rate, 2, 16,
+        b"data", size,
+    )  # fmt: skip
+
+
 def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
-    """Encode float audio in [-1, 1] as a PCM16 mono WAV file (clipped, deterministic)."""
-    buf = io.BytesIO()
-    pcm = np.clip(samples, -1.0, 1.0)
-    sf.write(buf, pcm, sample_rate, subtype="PCM_16", format="WAV")
-    return buf.getvalue()
+    """Encode float audio in [-1, 1] as a PCM16 mono WAV file (clipped, deterministic): the bytes
+    libsndfile's ``sf.write(..., subtype="PCM_16")`` gives (tests/test_audio.py), without its
+    per-call cost."""
+    pcm = pcm16(samples)
+    return _wav_header(pcm.size, sample_rate) + pcm.tobytes()
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, *, fsync: bool = True) -> None:
-    """Write a PCM16 WAV atomically (`fsync`: see `m5ser.manifest.atomic_open`)."""
-    write_bytes_atomic(path, wav_bytes(samples, sample_rate), fsync=fsync)
+    """Write a PCM16 WAV atomically (`fsync`: see `m5ser.manifest.atomic_open`); its samples stay
+    in memory for a `load` of the same file soon after."""
+    pcm = pcm16(samples)
+    write_bytes_atomic(path, _wav_header(pcm.size, sample_rate) + pcm.tobytes(), fsync=fsync)
+    _remember(path, pcm, sample_rate)
+
+
+RECENT_WAVS = 8
+"""WAVs written by this process that `load` serves from memory (the most recent ones)."""
+_recent: OrderedDict[str, tuple[tuple[int, int, int], int, np.ndarray]] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def _identity(path: str | Path) -> tuple[int, int, int]:
+    """(inode, size, modification time): an atomic rewrite (a rename) always changes the inode."""
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _remember(path: str | Path, pcm: np.ndarray, sample_rate: int) -> None:
+    """Keep the int16 samples just written to `path` (the most recent RECENT_WAVS files)."""
+    key = str(path)
+    with _recent_lock:
+        _recent[key] = (_identity(path), sample_rate, pcm)
+        _recent.move_to_end(key)
+        while len(_recent) > RECENT_WAVS:
+            _recent.popitem(last=False)
+
+
+def _recalled(path: str | Path, sample_rate: int) -> np.ndarray | None:
+    """The float32 samples of `path` if this process wrote it at `sample_rate` and it is unchanged
+    (as libsndfile decodes PCM16: int16 / 32768)."""
+    with _recent_lock:
+        hit = _recent.get(str(path))
+    if hit is None or hit[1] != sample_rate:
+        return None
+    try:
+        if _identity(path) != hit[0]:
+            return None
+    except OSError:
+        return None
+    return hit[2].astype(np.float32) * np.float32(1 / 32768)
 
 
 def _read(source: str | BinaryIO, name: str | Path, sample_rate: int) -> np.ndarray:
@@ -86,9 +169,11 @@ def _read(source: str | BinaryIO, name: str | Path, sample_rate: int) -> np.ndar
 def load(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Read any soundfile-readable file (WAV, FLAC, OGG, …) as float32 mono at `sample_rate`.
 
-    A file libsndfile cannot read (missing, not audio) raises ValueError naming the path.
+    A file libsndfile cannot read (missing, not audio) raises ValueError naming the path. A WAV
+    this process just wrote with `write_wav` (and still unchanged) is decoded from memory.
     """
-    return _read(str(path), path, sample_rate)
+    recalled = _recalled(path, sample_rate)
+    return recalled if recalled is not None else _read(str(path), path, sample_rate)
 
 
 def decode_bytes(data: bytes, sample_rate: int = SAMPLE_RATE, name: str = "<bytes>") -> np.ndarray:

@@ -94,3 +94,52 @@ def test_write_wav_then_load(tmp_path):
     info = sf.info(str(tmp_path / "w.wav"))
     assert (info.samplerate, info.channels, info.subtype) == (SAMPLE_RATE, 1, "PCM_16")
     assert np.allclose(audio.load(tmp_path / "w.wav"), x, atol=1e-4)
+
+
+@pytest.mark.parametrize("sr", [8000, 22050, 24000, 44100, 48000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_resample_is_scipys_resample_poly_exactly(sr, dtype):
+    """The filter designed once per ratio is the one `resample_poly` designs per call: same samples."""
+    from scipy.signal import resample_poly
+
+    x = (np.random.default_rng(sr).standard_normal(sr // 4) * 1000).astype(dtype)
+    g = np.gcd(sr, SAMPLE_RATE)
+    expected = resample_poly(x, SAMPLE_RATE // g, sr // g).astype(np.float32)
+    np.testing.assert_array_equal(audio.resample(x, sr), expected)
+
+
+def test_load_of_a_wav_just_written_is_what_libsndfile_reads(tmp_path):
+    """`load` right after `write_wav` decodes from memory: the same float32 samples as reading the
+    file with libsndfile; a file replaced since (another writer) is read from disk."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.uniform(-1.2, 1.2, 30_000), [-1.0, 1.0, 0.0, 0.5 / 32767]]).astype(np.float32)
+    path = tmp_path / "a.wav"
+    audio.write_wav(path, x, fsync=False)
+    assert str(path) in audio._recent
+    from_disk, sr = sf.read(str(path), dtype="float32")
+    recalled = audio.load(path)
+    assert sr == SAMPLE_RATE and recalled.dtype == np.float32
+    np.testing.assert_array_equal(recalled, from_disk)
+    np.testing.assert_array_equal(audio.load(path, 8000), audio.resample(from_disk, SAMPLE_RATE, 8000))
+    sf.write(str(path), np.zeros(100, dtype=np.float32), SAMPLE_RATE, subtype="PCM_16")  # replaced in place
+    np.testing.assert_array_equal(audio.load(path), np.zeros(100, dtype=np.float32))
+    for i in range(audio.RECENT_WAVS + 2):
+        audio.write_wav(tmp_path / f"{i}.wav", x[:1000], fsync=False)
+    assert len(audio._recent) == audio.RECENT_WAVS and str(path) not in audio._recent
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wav_bytes_are_libsndfiles(dtype):
+    """The hand-written PCM16 WAV is byte for byte what libsndfile writes: every point of the int16
+    grid, the half-way points between them, values just under them, out-of-range and random ones."""
+    import io
+
+    grid = np.arange(-32768, 32768) / 32768
+    rng = np.random.default_rng(2)
+    for x in [grid, grid + 0.5 / 32768, np.nextafter(grid.astype(dtype), -2), rng.uniform(-1.3, 1.3, 50_001), []]:
+        x = np.asarray(x, dtype=dtype)
+        buf = io.BytesIO()
+        sf.write(buf, np.clip(x, -1.0, 1.0), 22050, subtype="PCM_16", format="WAV")
+        assert audio.wav_bytes(x, 22050) == buf.getvalue()
+    with pytest.raises(ValueError, match="mono float"):
+        audio.wav_bytes(np.zeros(4, dtype=np.int16))

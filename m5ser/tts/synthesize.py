@@ -32,10 +32,10 @@ class SynthesizeParams:
 
 class Synthesize(MapStep):
     """Renders each kept Utterance with its speaker's engine into ``work/<lang>/audio/<key>.wav``:
-    resampled to 16 kHz, the emotion's voice-quality cues added (``voice_quality: true``), engine
-    silence trimmed at both ends (`m5ser.audio.trim_silence`). The file name is the clip's audio
-    key (`audio_key`: a hash of everything that determines the audio); an existing WAV (written
-    atomically) with that key is reused on resume or rebuild.
+    resampled to 16 kHz, engine silence trimmed at both ends (`m5ser.audio.trim_silence`), the
+    emotion's voice-quality cues added (``voice_quality: true``) and the edges trimmed again. The
+    file name is the clip's audio key (`audio_key`: a hash of everything that determines the
+    audio); an existing WAV (written atomically) with that key is reused on resume or rebuild.
 
     A clip whose synthesis keeps failing after ``retries`` more attempts is dropped with reason
     ``tts_error``; the rest of the run continues.
@@ -82,11 +82,15 @@ class Synthesize(MapStep):
         return hashlib.blake2b(blob.encode("utf-8"), digest_size=10).hexdigest()
 
     def finish(self, utt: Utterance, samples: np.ndarray) -> np.ndarray:
-        """Voice-quality cues of the clip's emotion (engine-independent), then edge trimming."""
+        """Edge trimming, then the voice-quality cues of the clip's emotion (engine-independent),
+        then edge trimming again (the clip's edges are where the one trim rule puts them after
+        rendering; trimming first spares rendering the engine's silence, ~13 % of espeak's samples)."""
+        samples = audio.trim_silence(samples, SAMPLE_RATE)
         if self.voice_quality:
             quality = dsp.voice_quality_for(utt.emotion, utt.intensity, self.voice_quality)
             samples = dsp.apply_voice_quality(samples, SAMPLE_RATE, quality, seed=int(utt.id[:8], 16))
-        return audio.trim_silence(samples, SAMPLE_RATE)
+            samples = audio.trim_silence(samples, SAMPLE_RATE)
+        return samples
 
     @staticmethod
     def reusable(path: Path) -> tuple[int, int] | None:

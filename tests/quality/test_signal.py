@@ -81,3 +81,15 @@ def test_metrics_measure_silences_clipping_and_snr():
     noisy = x + rng.normal(0, 0.03, len(x)).astype(np.float32)
     assert 10 < signal_metrics(noisy, SR)["snr_db"] < 30
     assert signal_metrics(np.clip(tone(1.0, 2.0), -1, 1), SR)["clipping_ratio"] > 0.1
+
+
+@pytest.mark.parametrize("n", [1, 399, 400, 401, 560, 16_007])
+def test_frame_energies_are_the_per_frame_mean_squares(n):
+    """The strided frame energies equal each 25 ms frame's mean square computed on its own."""
+    from m5ser.quality.metrics import frame_energy_db
+
+    x = np.random.default_rng(n).uniform(-0.5, 0.5, n).astype(np.float32)
+    padded = np.pad(x, (0, max(0, 400 - n)))
+    starts = range(0, padded.size - 400 + 1, 160)
+    expected = [10 * np.log10(np.mean(padded[s : s + 400].astype(np.float64) ** 2) + 1e-10) for s in starts]
+    np.testing.assert_array_equal(frame_energy_db(x, SR), expected)

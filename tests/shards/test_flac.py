@@ -70,3 +70,15 @@ def test_bad_input_is_named() -> None:
         flac.encode(np.zeros((10, 2), dtype=np.int16), SAMPLE_RATE)
     with pytest.raises(flac.FlacError, match="block size 7"):
         flac.encode(speechlike(), SAMPLE_RATE, block_size=7)  # below FLAC's minimum of 16
+
+
+def test_only_streaminfo_before_the_frames() -> None:
+    """libFLAC's vendor comment block is left out: STREAMINFO is the last metadata block and the
+    frames (sync code 0xFFF8) follow it; with the comment kept, only those 44-odd bytes differ."""
+    x = speechlike(seed=5)
+    data, full = flac.encode(x, SAMPLE_RATE), flac.encode(x, SAMPLE_RATE, comment=True)
+    assert data[4] == 0x80 and data[42:44] == b"\xff\xf8"
+    assert full[4] == 0x00 and full[42] == 0x84  # last block: VORBIS_COMMENT (type 4)
+    comment_end = 46 + int.from_bytes(full[43:46], "big")
+    assert data[42:] == full[comment_end:] and data[5:42] == full[5:42]
+    assert b"libFLAC" in full[42:comment_end] and b"libFLAC" not in data[:64]

@@ -136,3 +136,60 @@ def test_spectral_tilt_frames_like_scipy_stft(n):
 def test_spectral_tilt_of_clips_shorter_than_a_frame(n):
     y = dsp.spectral_tilt(vowel()[:n], SR, 6.0)
     assert y.shape == (n,) and np.all(np.isfinite(y))
+
+
+def local_jitter_percent(x: np.ndarray) -> float:
+    """Praat's local jitter (period-to-period), percent."""
+    parselmouth = pytest.importorskip("parselmouth")
+    pulses = parselmouth.praat.call(
+        parselmouth.Sound(x.astype(np.float64), sampling_frequency=SR), "To PointProcess (periodic, cc)", 75, 600
+    )
+    return 100 * parselmouth.praat.call(pulses, "Get jitter (local)", 0, 0, 0.0001, 0.02, 1.3)
+
+
+def test_jitter_roughens_periods():
+    x = vowel()
+    y = dsp.apply_voice_quality(x, SR, dsp.VoiceQuality(jitter=2), seed=3)
+    assert local_jitter_percent(y) > local_jitter_percent(x) + 0.8
+
+
+def test_creak_lowers_the_phrase_end():
+    def end_drop_st(x: np.ndarray) -> float:  # F0 of the last voiced tenth over the first voiced half
+        snd = pytest.importorskip("parselmouth").Sound(x.astype(np.float64), sampling_frequency=SR)
+        f0 = snd.to_pitch(time_step=0.01, pitch_floor=60, pitch_ceiling=600).selected_array["frequency"]
+        f0 = f0[f0 > 0]
+        return 12 * np.log2(np.median(f0[int(0.9 * f0.size) :]) / np.median(f0[: f0.size // 2]))
+
+    x = vowel()
+    y = dsp.apply_voice_quality(x, SR, dsp.VoiceQuality(creak=1.0), seed=3)
+    assert end_drop_st(y) < end_drop_st(x) - 3
+
+
+def test_knots_fill_adjacent_voiced_frames_only():
+    times = np.array([0.0, 0.02, 0.04, 0.06, 0.08])
+    f0 = np.array([100.0, 200.0, 0.0, 150.0, 150.0])
+    t, f = dsp._knots(times, f0, 2)
+    np.testing.assert_allclose(t, [0.0, 0.01, 0.02, 0.06, 0.07, 0.08])
+    np.testing.assert_allclose(f, [100.0, 100.0 * 2**0.5, 200.0, 150.0, 150.0, 150.0])
+    t1, f1 = dsp._knots(times, f0, 1)
+    np.testing.assert_array_equal(t1, times[f0 > 0])
+    np.testing.assert_array_equal(f1, f0[f0 > 0])
+
+
+@pytest.mark.parametrize("sr", [16000, 22050])
+@pytest.mark.parametrize("n", [1, 39, 40, 41, 1001, 24_000])
+def test_envelope_interpolates_between_block_centres(sr, n):
+    """The float32 envelope is linear interpolation of the low-passed block means at the block
+    centres (as `np.interp`, flat beyond the first and last centre, never negative)."""
+    from scipy.signal import sosfiltfilt
+
+    x = vowel()[:n] if n <= 24_000 else vowel()
+    block = sr // 400
+    m = -(-x.size // block)
+    coarse = np.pad(np.abs(x).astype(np.float64), (0, m * block - x.size)).reshape(m, block).mean(axis=1)
+    if m > 12:
+        coarse = sosfiltfilt(dsp._butter(2, 30.0, "lowpass", sr // block), coarse)
+    expected = np.maximum(np.interp(np.arange(x.size), (np.arange(m) + 0.5) * block, coarse), 0.0)
+    got = dsp._envelope(x, sr)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
