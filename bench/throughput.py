@@ -5,8 +5,11 @@ Usage: .venv/bin/python bench/throughput.py [--recipe manifests/recipes/mini.yam
 
 Each repeat measures, on the same planned clips and in this order:
   bare        libespeak-ng in-process, one call per sentence, no prosody (no fork)
-  fork-worker the previous design: a fork of this (large) process per clip, emotion SSML
-  as called   the espeak backend as the pipeline calls it (a zygote child per clip, emotion SSML)
+  fork-worker the design before the zygote: a fork of this (large) process per clip, emotion SSML
+  zygote-only the zygote without voice zygotes: each clip a child of the small zygote, which
+              selects the voice (loads its dictionary) in every child (emotion SSML)
+  as called   the espeak backend as the pipeline calls it (a child of the clip's voice zygote per
+              clip, emotion SSML, pauses as separate phrases)
   render      voice-quality rendering of the synthesized clips (`dsp.apply_voice_quality`)
   pipeline-signal   the whole per-language build with the recipe's steps up to the signal
                     checks (plan, synth, voice quality, trim, signal metrics, signal filter, shards)
@@ -34,6 +37,7 @@ from m5ser.pipeline.build import build_language
 from m5ser.pipeline.plan import plan_language, planned_clips
 from m5ser.schema import SAMPLE_RATE, Prosody
 from m5ser.tts import dsp
+from m5ser.tts.engines import libespeak
 from m5ser.tts.engines.espeak import EspeakSynthesizer
 from m5ser.tts.engines.libespeak import LibEspeak
 from m5ser.tts.ssml import build_ssml
@@ -69,6 +73,11 @@ def one_repeat(recipe: Recipe, lang: str, n: int, with_all: bool = True) -> dict
         out: dict[str, float] = {}
         out["bare"] = timed(lambda: [engine.synthesize_here(u.text, voices[u.speaker_id].voice) for u in planned], n)
         out["fork-worker"] = timed(lambda: [engine.fork_synthesize(d, v) for d, v in docs], n)
+        zygote = libespeak._Zygote(max_voice_zygotes=0)
+        zygote.request(*docs[0])  # started before timing, as the pipeline's zygote below
+        out["zygote-only"] = timed(lambda: [zygote.request(d, v) for d, v in docs], n)
+        zygote.close()
+        synth.synthesize(planned[0].text, voices[planned[0].speaker_id], Prosody(**planned[0].prosody))
         clips = []
 
         def as_called() -> None:
@@ -121,6 +130,7 @@ def main() -> None:
             "pipeline-signal, plan pro-rated / as called": r["pipeline-signal, plan pro-rated"] / r["as called"],
             "render / synthesis (time per clip)": r["as called"] / r["render"],
             "as called / fork-worker": r["as called"] / r["fork-worker"],
+            "as called / zygote-only": r["as called"] / r["zygote-only"],
         }
         runs.append((r, ratios))
         cells = "  ".join(f"{k} {v:.1f}" for k, v in r.items())

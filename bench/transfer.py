@@ -63,7 +63,8 @@ def experiment(recipe_path: str, config: str, overrides: list[str], corpus: str,
     minutes = (time.time() - t0) / 60
     result = evaluate_corpus(final, corpus, out / "eval.json", cfg.eval.norm, emotions_file=cfg.data.emotions_file)
     meta = json.loads((final / "meta.json").read_text(encoding="utf-8"))
-    losses = ", ".join(f"{k} {v:g}" for k, v in vars(cfg.loss).items() if k in ("infonce", "supcon", "ce", "adv") and v)
+    weights = ("infonce", "supcon", "ce", "adv", "domain")
+    losses = ", ".join(f"{k} {v:g}" for k, v in vars(cfg.loss).items() if k in weights and v)
     return {
         "recipe": f"{Path(recipe_path).name} ({recipe.fingerprint()[:8]})",
         "engines": "+".join(recipe.build.engines),

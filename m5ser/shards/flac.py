@@ -3,13 +3,13 @@
 libsndfile (`soundfile`) only exposes FLAC's compression level, and its level 8 codes 16 kHz
 speech in blocks of 4,096 samples (256 ms). Blocks of 1,024 samples (64 ms, still within
 FLAC's streamable subset, so every decoder reads them) follow the changing spectrum of speech
-better, and a search over the LPC coefficient precision (``flac -p``) saves a little more:
-~2.5 % fewer bytes on the mini recipe's clips (bench/storage.py prints both side by side).
-The search runs over two analysis windows instead of level 8's six (`APODIZATION`), residual
-partitions stop at order 5 (`MAX_PARTITION_ORDER`), and the VORBIS_COMMENT block libFLAC always
-writes (only its vendor string: 44 bytes a clip, ~0.07 % of a clip's PCM bytes) is left out, as
-FLAC allows: decoders need STREAMINFO only. Together: half the encoding time of level 8's
-settings, and per language within ±0.04 % of PCM bytes of them (bench/storage.py, flac-prev).
+better: ~2.5 % fewer bytes on the mini recipe's clips (bench/storage.py prints both side by side).
+The LPC analysis tries two windows instead of level 8's six (`APODIZATION`), residual
+partitions stop at order 5 (`MAX_PARTITION_ORDER`), there is no search over the LPC coefficient
+precision (`PRECISION_SEARCH`), and the VORBIS_COMMENT block libFLAC always writes (only its
+vendor string: 44 bytes a clip, ~0.07 % of a clip's PCM bytes) is left out, as FLAC allows:
+decoders need STREAMINFO only. Together: a quarter of the encoding time of level 8's settings
+(bench/storage.py, flac-prev and flac+p).
 libFLAC comes with Debian's ``libflac12`` (scripts/install-system.sh).
 
 Output is deterministic for one libFLAC release: the same samples give the same bytes.
@@ -30,9 +30,11 @@ COMPRESSION_LEVEL = 8
 BLOCK_SIZE = 1024
 """Samples per FLAC block at 16 kHz (64 ms); measured against 576-4,096 (``flac -b``)."""
 
-PRECISION_SEARCH = True
-"""Try every LPC coefficient precision per subframe (``flac -p``): a few tenths of a percent fewer
-bytes for several times the encoding time."""
+PRECISION_SEARCH = False
+"""Try every LPC coefficient precision per subframe (``flac -p``)? Off since issue 15's per-clip
+work: on 120 German and 119 French clips of the mini recipe it took 2.12 instead of 1.18 ms of CPU
+a clip (~8 % of the pipeline's own work per clip) for 0.1 % of PCM bytes (Parquet / PCM 0.576 vs
+0.577); bench/storage.py prints both (flac+p, flac)."""
 
 APODIZATION = b"tukey(5e-1);partial_tukey(2)"
 """LPC analysis windows (``flac -A``), each tried per subframe (the precision search runs once per
@@ -102,12 +104,14 @@ def encode(
     block_size: int = BLOCK_SIZE,
     apodization: bytes = APODIZATION,
     max_partition_order: int = MAX_PARTITION_ORDER,
+    precision_search: bool = PRECISION_SEARCH,
     comment: bool = False,
 ) -> bytes:
     """A complete FLAC file (STREAMINFO with MD5, then the frames) of mono int16 `samples`.
 
-    `apodization`, `max_partition_order` and `comment` (keep libFLAC's vendor comment block) are
-    there to measure other choices side by side (bench/storage.py); the shards use the defaults."""
+    `apodization`, `max_partition_order`, `precision_search` and `comment` (keep libFLAC's vendor
+    comment block) are there to measure other choices side by side (bench/storage.py); the shards
+    use the defaults."""
     if samples.dtype != np.int16 or samples.ndim != 1:
         raise ValueError(f"FLAC input must be mono int16 samples, got {samples.dtype} with shape {samples.shape}")
     lib = _lib()
@@ -140,7 +144,7 @@ def encode(
         lib.FLAC__stream_encoder_set_streamable_subset(enc, 1)
         lib.FLAC__stream_encoder_set_compression_level(enc, COMPRESSION_LEVEL)  # sets a block size too,
         lib.FLAC__stream_encoder_set_blocksize(enc, int(block_size))  # so ours comes after it
-        lib.FLAC__stream_encoder_set_do_qlp_coeff_prec_search(enc, int(PRECISION_SEARCH))
+        lib.FLAC__stream_encoder_set_do_qlp_coeff_prec_search(enc, int(precision_search))
         lib.FLAC__stream_encoder_set_apodization(enc, apodization)
         lib.FLAC__stream_encoder_set_max_residual_partition_order(enc, int(max_partition_order))
         lib.FLAC__stream_encoder_set_total_samples_estimate(enc, samples.size)

@@ -180,7 +180,7 @@ def encode_audio(wav: Path, audio_format: str) -> bytes:
     """The bytes the ``audio`` column stores for the clip at `wav` (a 16 kHz PCM16 WAV file).
 
     ``wav``: the file as it is. ``flac``: the same int16 samples as FLAC (`m5ser.shards.flac`:
-    libFLAC level 8 in 1,024-sample blocks, precision search over two LPC windows, streamable subset,
+    libFLAC level 8 in 1,024-sample blocks, two LPC windows, streamable subset,
     STREAMINFO as the only metadata block; lossless; `datasets`, torchcodec
     and the Hub viewer decode it). libFLAC is deterministic, so equal samples give equal bytes
     (for one libFLAC release).

@@ -79,6 +79,7 @@ def build_stage1(cfg: Stage1Config, meta: dict[str, Any], text_encoder: torch.nn
         dropout=cfg.model.dropout,
         temperature=cfg.loss.temperature,
         text_encoder=text_encoder,
+        domain_head=cfg.loss.domain > 0,
     )
 
 

@@ -51,6 +51,12 @@ class DataConfig:
     # Trim leading/trailing silence with the build's one rule (m5ser.audio.trim_silence);
     # false = use clips as stored. Saved in meta.json; `m5ser eval` does the same.
     trim: bool = True
+    # Folders of real speech without emotion labels (each one corpus, normalized with its own
+    # statistics as a test corpus is) for the domain adversary (`loss.domain`); e.g. Debian's
+    # asterisk-core-sounds-*-wav prompts under /usr/share/asterisk/sounds/<lang>. Never emotion labels.
+    unlabeled: list[str] = field(default_factory=list)
+    # Cap on clips per unlabeled folder (a seeded sample), 0 = all; clips under 1 s are left out.
+    unlabeled_max_clips: int = 0
 
 
 @dataclass
@@ -149,6 +155,10 @@ class LossConfig:
     ce: float = 1.0
     # Weight of the speaker adversary (its gradient is reversed into the encoder).
     adv: float = 0.2
+    # Weight of the domain adversary: synthetic training clips vs the real unlabeled speech of
+    # `data.unlabeled`, its gradient reversed into the encoder (DANN). Synthetic clips enter it
+    # band-limited to the lowest sample rate of that speech, so the band cannot give the domain away.
+    domain: float = 0.0
     # Temperature of InfoNCE and SupCon.
     temperature: float = 0.1
     # SupCon positive-pair weight when the two clips are in different languages (same = 1).
@@ -241,7 +251,11 @@ class Stage1Config:
         overlap = set(self.data.holdout_languages) & set(self.data.languages)
         if self.data.languages and overlap:
             raise ValueError(f"languages both trained on and held out: {sorted(overlap)}")
-        for name in ("infonce", "supcon", "ce", "adv"):
+        if self.loss.domain > 0 and not self.data.unlabeled:
+            raise ValueError("loss.domain > 0 needs real unlabeled speech folders in data.unlabeled")
+        if self.loss.domain > 0 and kind not in POOLED_KINDS:
+            raise ValueError(f"loss.domain needs features.kind in {POOLED_KINDS}, got {kind}")
+        for name in ("infonce", "supcon", "ce", "adv", "domain"):
             if getattr(self.loss, name) < 0:
                 raise ValueError(f"loss.{name} must be >= 0")
         if self.loss.ce == 0 and self.eval.predict in ("head", "fused"):

@@ -242,6 +242,49 @@ def load_corpus(
     return clips, report
 
 
+@dataclass
+class Unlabeled:
+    """Real speech without emotion labels from one folder (a corpus): 16 kHz clips and the
+    lowest sample rate the folder's files were recorded at."""
+
+    name: str
+    clips: list[np.ndarray]
+    native_rate: int
+
+
+def load_unlabeled(
+    root: str | Path, trim: bool = True, min_duration_s: float = 1.0, max_clips: int = 0, seed: int = 0
+) -> Unlabeled:
+    """Every `*.wav` / `*.flac` under `root` (recursive, symlinks followed), decoded to 16 kHz
+    mono and trimmed like training clips; clips shorter than `min_duration_s` after trimming
+    are left out. `max_clips` > 0 keeps a seeded sample of that many. Raises when nothing is left.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"unlabeled speech folder not found: {root}")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".wav", ".flac") and p.is_file())
+    clips: list[np.ndarray] = []
+    rate = SAMPLE_RATE
+    for path in paths:
+        samples = prepare(audio.load(path), trim)
+        if len(samples) >= min_duration_s * SAMPLE_RATE:
+            clips.append(samples)
+            rate = min(rate, _native_rate(path))
+    if max_clips and len(clips) > max_clips:
+        keep = sorted(random.Random(seed).sample(range(len(clips)), max_clips))
+        clips = [clips[i] for i in keep]
+    if not clips:
+        raise ValueError(f"{root}: no audio file of at least {min_duration_s} s (found {len(paths)} files)")
+    return Unlabeled(str(root), clips, rate)
+
+
+def _native_rate(path: Path) -> int:
+    """Sample rate of an audio file as recorded."""
+    import soundfile as sf
+
+    return int(sf.info(str(path)).samplerate)
+
+
 def crop(audio: np.ndarray, max_samples: int, rng: np.random.Generator | None) -> np.ndarray:
     """Random crop (with rng) or centre crop (without) to at most `max_samples`."""
     if len(audio) <= max_samples:

@@ -94,8 +94,9 @@ def stage1_losses(out: dict[str, Tensor], batch: dict[str, Tensor], cfg: LossCon
     """All stage-1 terms and their weighted sum `total`.
 
     `out` (from `Stage1Model.forward`): `speech` joint (B, D) unit, `text` joint (B, D) unit
-    or absent, `embed` (B, E) unit, `logits` (B, C), `speaker_logits` (B, S) or absent.
-    `batch`: `label` (B,), `lang` (B,), `speaker` (B,) integer tensors.
+    or absent, `embed` (B, E) unit, `logits` (B, C), `speaker_logits` (B, S) or absent, and
+    `domain_logits` (N,) from `Stage1Model.domain_logits` when the domain adversary trains.
+    `batch`: `label` (B,), `lang` (B,), `speaker` (B,) integer tensors; `domain` (N,) 0/1 targets.
     """
     zero = out["logits"].sum() * 0.0
     terms: dict[str, Tensor] = {}
@@ -114,7 +115,16 @@ def stage1_losses(out: dict[str, Tensor], batch: dict[str, Tensor], cfg: LossCon
         if cfg.adv > 0 and "speaker_logits" in out
         else zero
     )
+    terms["domain"] = (
+        nn.functional.binary_cross_entropy_with_logits(out["domain_logits"], batch["domain"])
+        if cfg.domain > 0 and "domain_logits" in out
+        else zero
+    )
     terms["total"] = (
-        cfg.infonce * terms["infonce"] + cfg.supcon * terms["supcon"] + cfg.ce * terms["ce"] + cfg.adv * terms["adv"]
+        cfg.infonce * terms["infonce"]
+        + cfg.supcon * terms["supcon"]
+        + cfg.ce * terms["ce"]
+        + cfg.adv * terms["adv"]
+        + cfg.domain * terms["domain"]
     )
     return terms

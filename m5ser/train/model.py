@@ -1,5 +1,5 @@
 """The stage-1 model: speech encoder -> embedding -> (joint projection, emotion head,
-speaker adversary behind gradient reversal), plus a projection of the text anchors.
+speaker and domain adversaries behind gradient reversal), plus a projection of the text anchors.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Stage1Model(nn.Module):
         dropout: float = 0.2,
         temperature: float = 0.1,
         text_encoder: nn.Module | None = None,
+        domain_head: bool = False,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -38,6 +39,8 @@ class Stage1Model(nn.Module):
         self.speaker_head = (
             nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, n_speakers)) if n_speakers > 1 else None
         )
+        # Synthetic (0) vs real (1) speech, trained through gradient reversal (`domain_logits`).
+        self.domain_head = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, 1)) if domain_head else None
         self.text_encoder = text_encoder if getattr(text_encoder, "trainable", False) else None
         if anchor_emb is not None:
             self.register_buffer("anchor_emb", anchor_emb.float())
@@ -75,6 +78,12 @@ class Stage1Model(nn.Module):
         if self.speaker_head is not None:
             out["speaker_logits"] = self.speaker_head(grad_reverse(h, adv_lambda))
         return out
+
+    def domain_logits(self, x: Tensor, mask: Tensor | None, adv_lambda: float) -> Tensor:
+        """Real-vs-synthetic logits (B,) of inputs `x`, the gradient reversed into the encoder."""
+        if self.domain_head is None:
+            raise ValueError("this model has no domain head (loss.domain = 0)")
+        return self.domain_head(grad_reverse(self.encoder(x, mask), adv_lambda)).squeeze(-1)
 
     def prototypes(self) -> Tensor:
         """One unit vector per label: the mean projected anchor over all languages."""

@@ -26,6 +26,7 @@ from .augment import augment_waveform, feature_noise, spec_augment
 from .checkpoint import build_stage1, resolve_device, save_stage1
 from .config import POOLED_KINDS, Stage1Config, load_config
 from .data import Clip, crop, label_counts, load_shards
+from .domain import DomainInputs, build_domain_inputs
 from .encoders import collate
 from .evaluate import model_inputs, predict_features
 from .features import GroupStats, group_key, make_extractor
@@ -205,6 +206,10 @@ class Stage1Trainer:
         self.speakers = sorted({c.speaker for c in self.splits.train})
         self.pipe = FeaturePipeline(cfg)
         self.pipe.fit(self.splits.train, progress)
+        self.domain: DomainInputs | None = None
+        if cfg.loss.domain > 0:
+            self.domain = build_domain_inputs(cfg, self.splits.train, self.pipe.extract, self.pipe.group, progress)
+            self.pipe.extract.save()
         in_dim = self._in_dim()
         self.text_encoder = build_text_encoder(cfg.text)
         self.bank: AnchorBank | None = None
@@ -234,6 +239,8 @@ class Stage1Trainer:
             "n_train": len(self.splits.train),
             "train_counts": label_counts(self.splits.train),
         }
+        if self.domain is not None:
+            self.meta["domain"] = {"unlabeled_clips": self.domain.counts, "band_rate": self.domain.rate}
         torch.manual_seed(cfg.seed)
         self.model = build_stage1(cfg, self.meta, self.text_encoder).to(self.device)
         if self.text_encoder is not None:
@@ -291,6 +298,16 @@ class Stage1Trainer:
             batch["anchor_texts"] = [self.bank.texts[i] for i in idx] if self.model.text_encoder is not None else None
         return batch
 
+    def _domain_batch(self, clips: list[Clip]) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """The batch's clips band-limited (target 0) and as many random real clips (target 1)."""
+        noise = self.cfg.augment.feature_noise if self.cfg.augment.enabled else 0.0
+        real = self.domain.real
+        feats = [self.domain.synthetic[c.id] for c in clips]
+        feats += [real[int(i)] for i in self.rng.integers(len(real), size=len(clips))]
+        x, mask = collate([feature_noise(f, noise, self.rng) for f in feats], self.pipe.kind)
+        target = torch.cat([torch.zeros(len(clips)), torch.ones(len(clips))])
+        return x.to(self.device), None if mask is None else mask.to(self.device), target.to(self.device)
+
     def train_epoch(self) -> dict[str, float]:
         """One pass over the shuffled training clips; returns mean loss terms."""
         self.model.train()
@@ -319,6 +336,9 @@ class Stage1Trainer:
                     group["lr"] = lr
                 lam = adversary_lambda(self.step / max(1, self.total_steps), self.cfg.loss.adv_ramp)
                 out = self.model(batch["x"], batch["mask"], batch.get("anchor_idx"), batch.get("anchor_texts"), lam)
+                if self.domain is not None:
+                    x, mask, batch["domain"] = self._domain_batch(chunk)
+                    out["domain_logits"] = self.model.domain_logits(x, mask, lam)
                 losses = stage1_losses(out, batch, self.cfg.loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 losses["total"].backward()
@@ -334,7 +354,7 @@ class Stage1Trainer:
                     json.dumps({"step": self.step, "epoch": self.epoch + 1, "lr": lr, "adv_lambda": lam, **values})
                     + "\n"
                 )
-                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if k in ("total", "ce", "adv")})
+                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if k in ("total", "ce", "adv", "domain")})
                 bar.update()
         bar.close()
         return {k: v / max(1, n) for k, v in sums.items()}

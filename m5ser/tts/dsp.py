@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
-from scipy.signal import butter, sosfilt, sosfiltfilt
+from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from m5ser.registry import require
 from m5ser.schema import Prosody
@@ -336,6 +336,30 @@ def _butter(order: int, band: float | tuple[float, float], btype: str, sr: int) 
     return butter(order, band, btype=btype, fs=sr, output="sos")
 
 
+@functools.lru_cache(maxsize=32)
+def _butter_zi(order: int, band: float | tuple[float, float], btype: str, sr: int) -> np.ndarray:
+    """The steady-state initial conditions (`sosfilt_zi`) of `_butter(...)`, computed once per design."""
+    zi = sosfilt_zi(_butter(order, band, btype, sr))
+    zi.flags.writeable = False
+    return zi
+
+
+def _filtfilt(x: np.ndarray, order: int, band: float | tuple[float, float], btype: str, sr: int) -> np.ndarray:
+    """`scipy.signal.sosfiltfilt(_butter(order, band, btype, sr), x)` for 1-D `x`, the same numbers
+    (odd extension by 3 x the number of taps, steady-state initial conditions scaled by the first
+    sample of each pass), the initial conditions solved for once per design (`_butter_zi`) instead
+    of on every call."""
+    sos = _butter(order, band, btype, sr)
+    edge = 3 * (2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()), int((sos[:, 5] == 0).sum())))
+    if x.size <= edge:
+        raise ValueError(f"zero-phase filtering needs more than {edge} samples, got {x.size}")
+    ext = np.concatenate((2 * x[:1] - x[edge:0:-1], x, 2 * x[-1:] - x[-2 : -(edge + 2) : -1]))
+    zi = _butter_zi(order, band, btype, sr)
+    y, _ = sosfilt(sos, ext, zi=zi * ext[:1])
+    y, _ = sosfilt(sos, y[::-1], zi=zi * y[-1:])
+    return y[::-1][edge:-edge]
+
+
 def _envelope(samples: np.ndarray, sr: int, cutoff_hz: float = 30.0) -> np.ndarray:
     """Amplitude envelope below `cutoff_hz` (float32): |x| averaged over 2.5 ms blocks, low-passed
     with zero phase at the block rate, linearly interpolated between the block centres back to
@@ -347,7 +371,7 @@ def _envelope(samples: np.ndarray, sr: int, cutoff_hz: float = 30.0) -> np.ndarr
     coarse = padded.reshape(n, block).mean(axis=1, dtype=np.float64)
     rate = sr // block
     if n > 3 * 2 * 2:  # sosfiltfilt pads by 3 x the number of taps
-        coarse = sosfiltfilt(_butter(2, cutoff_hz, "lowpass", rate), coarse)
+        coarse = _filtfilt(coarse, 2, cutoff_hz, "lowpass", rate)
     coarse = coarse.astype(np.float32)
     half = -(-block // 2)  # the first sample at or after the first block's centre (block / 2)
     env = np.empty(n * block + half, dtype=np.float32)

@@ -77,17 +77,23 @@ def test_stage1_losses_dict_and_weighted_total():
         "embed": torch.nn.functional.normalize(torch.randn(4, 5), dim=-1),
         "logits": torch.randn(4, 2),
         "speaker_logits": torch.randn(4, 3),
+        "domain_logits": torch.randn(6),
     }
     batch = {
         "label": torch.tensor([0, 1, 0, 1]),
         "lang": torch.tensor([0, 0, 1, 1]),
         "speaker": torch.tensor([0, 1, 2, 0]),
+        "domain": torch.tensor([0.0, 0.0, 0.0, 1.0, 1.0, 1.0]),
     }
-    cfg = LossConfig(infonce=1.0, supcon=0.5, ce=2.0, adv=0.25, label_smoothing=0.0)
+    cfg = LossConfig(infonce=1.0, supcon=0.5, ce=2.0, adv=0.25, domain=0.5, label_smoothing=0.0)
     terms = stage1_losses(out, batch, cfg)
-    assert set(terms) == {"infonce", "supcon", "ce", "adv", "total"}
-    expected = terms["infonce"] + 0.5 * terms["supcon"] + 2.0 * terms["ce"] + 0.25 * terms["adv"]
+    assert set(terms) == {"infonce", "supcon", "ce", "adv", "domain", "total"}
+    expected = (
+        terms["infonce"] + 0.5 * terms["supcon"] + 2.0 * terms["ce"] + 0.25 * terms["adv"] + 0.5 * terms["domain"]
+    )
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(out["domain_logits"], batch["domain"])
+    assert terms["domain"].item() == pytest.approx(bce.item()) and terms["domain"].item() > 0
     assert terms["total"].item() == pytest.approx(expected.item())
     assert terms["ce"].item() == pytest.approx(torch.nn.functional.cross_entropy(out["logits"], batch["label"]).item())
     off = stage1_losses(out, batch, LossConfig(supcon=0.0, adv=0.0))
-    assert off["supcon"].item() == 0.0 and off["adv"].item() == 0.0
+    assert off["supcon"].item() == 0.0 and off["adv"].item() == 0.0 and off["domain"].item() == 0.0

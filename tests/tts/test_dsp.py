@@ -193,3 +193,16 @@ def test_envelope_interpolates_between_block_centres(sr, n):
     got = dsp._envelope(x, sr)
     assert got.dtype == np.float32 and got.shape == x.shape
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("n", [13, 100, 790, 5000])
+@pytest.mark.parametrize("design", [(2, 30.0, "lowpass", 400), (4, (1500.0, 7000.0), "bandpass", 16000)])
+def test_filtfilt_is_sosfiltfilt_exactly(n, design):
+    from scipy.signal import sosfiltfilt
+
+    x = np.random.default_rng(n).standard_normal(n)
+    if n <= 3 * (2 * dsp._butter(*design).shape[0] + 1):
+        with pytest.raises(ValueError, match="zero-phase filtering needs more than"):
+            dsp._filtfilt(x, *design)
+        return
+    np.testing.assert_array_equal(dsp._filtfilt(x, *design), sosfiltfilt(dsp._butter(*design), x))

@@ -10,14 +10,20 @@ the functions here are thread-safe.
   there why).
 
 Run as ``python -m m5ser.tts.engines.libespeak``, the module is that zygote: a small process
-that initializes the library, never synthesizes, and forks one child per request read from
-stdin. Forking it costs ~1.5 ms; forking the worker itself, which holds numpy, scipy, Praat,
-Arrow (and on the hub stack torch), costs 10-50 ms of page-table copying per clip.
+that initializes the library and never synthesizes. Forking it costs ~1 ms; forking the worker
+itself, which holds numpy, scipy, Praat, Arrow (and on the hub stack torch), costs 10-50 ms of
+page-table copying per clip. The zygote keeps one *voice zygote* per recently used voice: a child
+that selected the voice (loading its dictionary, ~3.5 ms for German, which a fresh child also
+spends warming up its first synthesis) and never synthesizes either; it forks one child per clip
+of its voice. A clip goes through the same library calls in the same order as in a child of the
+zygote that selected the voice itself, so its samples are the same.
 """
 
 from __future__ import annotations
 
+import array
 import atexit
+import contextlib
 import ctypes
 import json
 import os
@@ -25,12 +31,18 @@ import struct
 import subprocess
 import sys
 import threading
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
-from m5ser.registry import require
+# numpy and m5ser.registry (which imports numpy) are imported inside the functions that need
+# them: the zygote runs this module and must stay small (the larger a process, the more page
+# tables every fork copies; tests/tts/engines/test_espeak.py checks numpy stays out).
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 POS_CHARACTER = 1
@@ -38,6 +50,8 @@ ESPEAK_CHARS_UTF8 = 1
 ESPEAK_SSML = 0x10
 IPA_MODE = 0x02  # espeak_TextToPhonemes: bit 1 = IPA output
 RAND_SEED = 12345
+MAX_VOICE_ZYGOTES = 16
+"""Voice zygotes a zygote keeps at most; the least recently used one ends when another is needed."""
 
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
 _LOCK = threading.Lock()  # one library call (or fork) at a time per process
@@ -49,7 +63,7 @@ class LibEspeak:
     _instance: LibEspeak | None = None
 
     def __init__(self) -> None:
-        loader = require("espeakng_loader", "tts")
+        loader = _loader()
         self.lib = ctypes.cdll.LoadLibrary(loader.get_library_path())
         self.lib.espeak_Initialize.restype = ctypes.c_int
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
@@ -66,7 +80,7 @@ class LibEspeak:
         self.sample_rate: int = self.lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
         if self.sample_rate <= 0:
             raise RuntimeError(f"espeak_Initialize failed with data path {data_path!r}")
-        self._chunks: list[np.ndarray] = []
+        self._chunks: list[bytes] = []
         self._callback = _CALLBACK(self._collect)  # keep a reference: ctypes does not
         self.lib.espeak_SetSynthCallback(self._callback)
 
@@ -80,7 +94,7 @@ class LibEspeak:
 
     def _collect(self, wav: Any, n: int, _events: Any) -> int:
         if n > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+            self._chunks.append(ctypes.string_at(wav, 2 * n))  # n native int16 samples
         return 0
 
     def _set_voice(self, voice_name: str) -> None:
@@ -93,7 +107,15 @@ class LibEspeak:
         The result depends on what this process synthesized before (see `synthesize`): only
         benchmarks call it directly.
         """
-        self._set_voice(voice_name)
+        import numpy as np
+
+        return np.frombuffer(self._pcm(ssml, voice_name, select=True), dtype="<i2")
+
+    def _pcm(self, ssml: str, voice_name: str, *, select: bool) -> bytes:
+        """`ssml` synthesized in this process as little-endian int16 bytes; `select=False`: the
+        voice was selected already (a voice zygote's child)."""
+        if select:
+            self._set_voice(voice_name)
         self._chunks = []
         # Breathy variants draw noise from libc rand() and espeak's own generator: seed both.
         self.libc.srand(RAND_SEED)
@@ -104,7 +126,12 @@ class LibEspeak:
             raise RuntimeError(f"espeak_Synth failed (error {rc}) for voice '{voice_name}'")
         self.lib.espeak_Synchronize()
         chunks, self._chunks = self._chunks, []
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        pcm = b"".join(chunks)
+        if sys.byteorder == "big":
+            swapped = array.array("h", pcm)
+            swapped.byteswap()
+            pcm = swapped.tobytes()
+        return pcm
 
     def synthesize(self, ssml: str, voice_name: str) -> np.ndarray:
         """float32 samples of `ssml`, synthesized in a child of this process's zygote, so every
@@ -120,15 +147,16 @@ class LibEspeak:
             payload = _Zygote.current().request(ssml, voice_name)
         return _decode(payload, voice_name)
 
-    def fork_synthesize(self, ssml: str, voice_name: str) -> bytes:
+    def fork_synthesize(self, ssml: str, voice_name: str, *, select: bool = True) -> bytes:
         """One clip in a forked child of this process: ``b"A"`` + int16 samples, or ``b"E"`` +
-        the error. Only the zygote calls it (its engine is never used itself)."""
+        the error. Only zygotes call it (their engine never synthesizes itself); a voice zygote
+        passes `select=False` (its voice is selected already)."""
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # child: synthesize, send int16 samples (or an error), exit at once
             os.close(read_fd)
             try:
-                payload = b"A" + self.synthesize_here(ssml, voice_name).astype("<i2").tobytes()
+                payload = b"A" + self._pcm(ssml, voice_name, select=select)
             except Exception as e:  # reported to the parent, which raises it
                 payload = b"E" + f"{type(e).__name__}: {e}".encode()
             with os.fdopen(write_fd, "wb") as f:
@@ -163,6 +191,8 @@ def _decode(payload: bytes, voice_name: str) -> np.ndarray:
         raise (ValueError if message.startswith("ValueError") else RuntimeError)(message)
     if payload[:1] != b"A":
         raise RuntimeError(f"espeak-ng zygote sent a malformed reply for voice '{voice_name}'")
+    import numpy as np
+
     return np.frombuffer(payload[1:], dtype="<i2").astype(np.float32) / 32768.0
 
 
@@ -191,12 +221,14 @@ class _Zygote:
 
     _current: _Zygote | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, max_voice_zygotes: int = MAX_VOICE_ZYGOTES) -> None:
+        """Start a zygote keeping up to `max_voice_zygotes` voice zygotes (0: it forks every clip
+        itself, the previous design, kept for benchmarks)."""
         package_root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         self.owner = os.getpid()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "m5ser.tts.engines.libespeak"],
+            [sys.executable, "-m", "m5ser.tts.engines.libespeak", str(max_voice_zygotes)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -239,15 +271,127 @@ def _close_zygote() -> None:
         _Zygote._current.close()
 
 
-def serve() -> None:
-    """The zygote's loop: initialize the library, then fork one child per request on stdin."""
+@dataclass
+class _VoiceZygote:
+    """A child of the zygote that selected one voice (see the module docstring)."""
+
+    pid: int
+    requests: BinaryIO  # SSML documents to it
+    replies: BinaryIO  # one child's reply per document from it
+
+
+class _VoiceZygotes:
+    """The zygote's voice zygotes, most recently used last."""
+
+    def __init__(self, engine: LibEspeak, inherited: list[int], limit: int = MAX_VOICE_ZYGOTES) -> None:
+        self.engine = engine
+        self.limit = limit
+        self.inherited = inherited  # the zygote's own pipe ends: a voice zygote closes them
+        self.by_voice: OrderedDict[str, _VoiceZygote] = OrderedDict()
+
+    def request(self, ssml: str, voice_name: str) -> bytes:
+        """The reply of one child of `voice_name`'s voice zygote (started when needed); with a
+        limit of 0, of a child of this process."""
+        if self.limit == 0:
+            return self.engine.fork_synthesize(ssml, voice_name)
+        zygote = self.by_voice.get(voice_name)
+        if zygote is None:
+            started = self._start(voice_name)
+            if isinstance(started, bytes):
+                return started  # the voice cannot be selected: its error
+            zygote = self.by_voice[voice_name] = started
+            while len(self.by_voice) > self.limit:
+                self._end(next(iter(self.by_voice)))
+        self.by_voice.move_to_end(voice_name)
+        try:
+            _write_frame(zygote.requests, ssml.encode("utf-8"))
+            reply = _read_frame(zygote.replies)
+        except OSError:
+            reply = None
+        if reply is None:
+            self._end(voice_name)
+            return b"E" + f"RuntimeError: espeak-ng voice zygote for '{voice_name}' died".encode()
+        return reply
+
+    def _start(self, voice_name: str) -> _VoiceZygote | bytes:
+        """Fork a voice zygote; it replies ``b"R"`` once its voice is selected, else its error."""
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            for fd in (request_w, reply_r, *self.inherited):  # so that only its parent holds its pipes
+                os.close(fd)
+            _serve_voice(self.engine, voice_name, os.fdopen(request_r, "rb"), os.fdopen(reply_w, "wb"))
+        os.close(request_r)
+        os.close(reply_w)
+        self.inherited += [request_w, reply_r]
+        zygote = _VoiceZygote(pid, os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb"))
+        ready = _read_frame(zygote.replies)
+        if ready == b"R":
+            return zygote
+        self._close(zygote)
+        return ready or b"E" + f"RuntimeError: espeak-ng voice zygote for '{voice_name}' died".encode()
+
+    def _end(self, voice_name: str) -> None:
+        self._close(self.by_voice.pop(voice_name))
+
+    def _close(self, zygote: _VoiceZygote) -> None:
+        """End a voice zygote (it exits at end of input) and reap it."""
+        for f in (zygote.requests, zygote.replies):
+            self.inherited.remove(f.fileno())
+            with contextlib.suppress(BrokenPipeError):  # a dead voice zygote: nothing left to send it
+                f.close()
+        os.waitpid(zygote.pid, 0)
+
+    def close(self) -> None:
+        while self.by_voice:
+            self._end(next(iter(self.by_voice)))
+
+
+def _serve_voice(engine: LibEspeak, voice_name: str, requests: BinaryIO, replies: BinaryIO) -> NoReturn:
+    """A voice zygote's life: select the voice, then fork one child per SSML document; never returns."""
+    status = 0
+    try:
+        try:
+            engine._set_voice(voice_name)
+        except ValueError as e:
+            _write_frame(replies, b"E" + f"{type(e).__name__}: {e}".encode())
+        else:
+            _write_frame(replies, b"R")
+            while (frame := _read_frame(requests)) is not None:
+                _write_frame(replies, engine.fork_synthesize(frame.decode("utf-8"), voice_name, select=False))
+    except BaseException:  # its parent sees the pipe close and reports the death
+        traceback.print_exc()
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def serve(max_voice_zygotes: int = MAX_VOICE_ZYGOTES) -> None:
+    """The zygote's loop: initialize the library, then pass each request on stdin to the voice
+    zygote of its voice (at most `max_voice_zygotes` of them) and send back its reply."""
     requests = os.fdopen(os.dup(0), "rb")
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the library prints goes to stderr, never into the replies
     engine = LibEspeak.get()
-    while (frame := _read_frame(requests)) is not None:
-        request = json.loads(frame)
-        _write_frame(replies, engine.fork_synthesize(request["ssml"], request["voice"]))
+    voices = _VoiceZygotes(engine, [requests.fileno(), replies.fileno()], max_voice_zygotes)
+    try:
+        while (frame := _read_frame(requests)) is not None:
+            request = json.loads(frame)
+            _write_frame(replies, voices.request(request["ssml"], request["voice"]))
+    finally:
+        voices.close()
+
+
+def _loader() -> Any:
+    """The `espeakng_loader` module (an error naming the ``tts`` extra when it is missing)."""
+    try:
+        import espeakng_loader
+    except ImportError:
+        from m5ser.registry import require  # (not imported first: it imports numpy, see above)
+
+        return require("espeakng_loader", "tts")  # raises, naming the extra
+    return espeakng_loader
 
 
 def phonemize(text: str, voice_name: str) -> str:
@@ -264,9 +408,9 @@ def phonemize(text: str, voice_name: str) -> str:
 
 def known_voices() -> set[str]:
     """Voice names libespeak-ng 1.52 answers to, lower case (language files: ``de``, ``en-us``)."""
-    root = Path(require("espeakng_loader", "tts").get_data_path()) / "lang"
+    root = Path(_loader().get_data_path()) / "lang"
     return {p.name.lower() for p in root.rglob("*") if p.is_file()}
 
 
 if __name__ == "__main__":
-    serve()
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else MAX_VOICE_ZYGOTES)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
 
@@ -159,3 +161,40 @@ def test_zygote_is_started_once_and_replaced_when_it_dies():
     assert libespeak._Zygote.current() is not first
     with pytest.raises(ValueError, match="no voice 'xx-nope'"):
         engine.synthesize("<speak>Hallo.</speak>", "xx-nope")  # a child's error reaches the caller
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in open(f"/proc/{pid}/task/{pid}/children").read().split()]
+
+
+def test_voice_zygotes_give_the_clips_of_the_zygote_alone_and_stay_bounded():
+    docs = [
+        ('<speak><prosody pitch="+20%">Nein, tut mir leid.</prosody></speak>', "de+f3"),
+        ("<speak>I am so sorry.</speak>", "en-us+m3"),
+        ("<speak>Je suis désolé.</speak>", "fr"),
+        ('<speak><prosody rate="80%">Noch einmal.</prosody></speak>', "de+f3"),
+    ]
+    alone, voiced = libespeak._Zygote(max_voice_zygotes=0), libespeak._Zygote(max_voice_zygotes=2)
+    try:
+        for doc, voice in docs * 2:
+            assert voiced.request(doc, voice) == alone.request(doc, voice)
+        assert len(_children(voiced.proc.pid)) == 2  # the least recently used voice zygote ended
+        assert _children(alone.proc.pid) == []
+        with open(f"/proc/{voiced.proc.pid}/maps") as f:
+            assert "numpy" not in f.read()  # the zygotes stay small (a cheap fork)
+    finally:
+        alone.close()
+        voiced.close()
+
+
+def test_a_dead_voice_zygote_is_an_error_then_replaced():
+    zygote = libespeak._Zygote(max_voice_zygotes=2)
+    try:
+        assert zygote.request("<speak>Hallo.</speak>", "de")[:1] == b"A"
+        (voice_zygote,) = _children(zygote.proc.pid)
+        os.kill(voice_zygote, signal.SIGKILL)
+        assert zygote.request("<speak>Hallo.</speak>", "de").startswith(b"ERuntimeError: espeak-ng voice zygote")
+        assert zygote.request("<speak>Hallo.</speak>", "de")[:1] == b"A"
+        assert _children(zygote.proc.pid) != [voice_zygote]
+    finally:
+        zygote.close()
