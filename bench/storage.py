@@ -13,13 +13,13 @@ same kept clips as shards five ways:
   flac-prev  the previous `m5ser.shards.flac` settings: level 8's six LPC windows
              (``subdivide_tukey(3)``) and Rice partition orders up to 6, libFLAC's vendor
              comment block kept
-  flac+p     the settings before issue 15's per-clip work: as flac, plus the search over the
-             LPC coefficient precision (``flac -p``)
+  flac-np    as flac, without the search over the LPC coefficient precision (``flac -p``):
+             the cheaper choice measured against it (`m5ser.shards.flac.PRECISION_SEARCH`)
   flac       FLAC as shipped (`shards.audio_format: flac`: `m5ser.shards.flac`, libFLAC -8 in
              1,024-sample blocks, two LPC windows, partition orders up to 5, no vendor comment)
 and prints Parquet bytes / PCM bytes (16-bit samples only, no headers) for each, plus the
 share of the flac shards that is not audio bytes (other columns, Parquet footers and indexes),
-and the encoding time per clip of flac-prev, flac+p and flac (CPU time, measured on the same
+and the encoding time per clip of flac-prev, flac-np and flac (CPU time, measured on the same
 clips in the same run).
 It checks that the flac shards decode (`read_shard`) to exactly the samples of the WAV files
 and that every other column is equal. Goal (issue 15): flac <= 0.6 per language.
@@ -52,8 +52,8 @@ from m5ser.pipeline.build import build_language
 from m5ser.schema import Utterance
 from m5ser.shards import flac, parquet
 
-FORMATS = ("wav", "wav+zstd", "flac-sf", "flac-prev", "flac+p", "flac")
-TIMED = ("flac-prev", "flac+p", "flac")
+FORMATS = ("wav", "wav+zstd", "flac-sf", "flac-prev", "flac-np", "flac")
+TIMED = ("flac-prev", "flac-np", "flac")
 """Formats whose encoding time per clip is printed."""
 
 
@@ -73,16 +73,16 @@ def previous_flac(wav: Path, audio_format: str) -> bytes:
     )
 
 
-def precision_flac(wav: Path, audio_format: str) -> bytes:
-    """`m5ser.shards.flac` as shipped plus the LPC precision search (its setting before issue 15)."""
+def no_precision_flac(wav: Path, audio_format: str) -> bytes:
+    """`m5ser.shards.flac` as shipped without the LPC precision search."""
     samples, sr = sf.read(str(wav), dtype="int16")
-    return flac.encode(samples, sr, precision_search=True)
+    return flac.encode(samples, sr, precision_search=False)
 
 
 ENCODERS: dict[str, Callable[[Path, str], bytes]] = {
     "flac-sf": sndfile_flac,
     "flac-prev": previous_flac,
-    "flac+p": precision_flac,
+    "flac-np": no_precision_flac,
 }
 
 

@@ -3,13 +3,13 @@
 libsndfile (`soundfile`) only exposes FLAC's compression level, and its level 8 codes 16 kHz
 speech in blocks of 4,096 samples (256 ms). Blocks of 1,024 samples (64 ms, still within
 FLAC's streamable subset, so every decoder reads them) follow the changing spectrum of speech
-better: ~2.5 % fewer bytes on the mini recipe's clips (bench/storage.py prints both side by side).
-The LPC analysis tries two windows instead of level 8's six (`APODIZATION`), residual
-partitions stop at order 5 (`MAX_PARTITION_ORDER`), there is no search over the LPC coefficient
-precision (`PRECISION_SEARCH`), and the VORBIS_COMMENT block libFLAC always writes (only its
-vendor string: 44 bytes a clip, ~0.07 % of a clip's PCM bytes) is left out, as FLAC allows:
-decoders need STREAMINFO only. Together: a quarter of the encoding time of level 8's settings
-(bench/storage.py, flac-prev and flac+p).
+better, and a search over the LPC coefficient precision (``flac -p``, `PRECISION_SEARCH`) saves
+a little more: ~2.5 % fewer bytes on the mini recipe's clips (bench/storage.py prints both side
+by side). The search runs over two analysis windows instead of level 8's six (`APODIZATION`),
+residual partitions stop at order 5 (`MAX_PARTITION_ORDER`), and the VORBIS_COMMENT block
+libFLAC always writes (only its vendor string: 44 bytes a clip, ~0.07 % of a clip's PCM bytes)
+is left out, as FLAC allows: decoders need STREAMINFO only. Together: under half the encoding
+time of level 8's settings (bench/storage.py, flac-prev).
 libFLAC comes with Debian's ``libflac12`` (scripts/install-system.sh).
 
 Output is deterministic for one libFLAC release: the same samples give the same bytes.
@@ -30,11 +30,11 @@ COMPRESSION_LEVEL = 8
 BLOCK_SIZE = 1024
 """Samples per FLAC block at 16 kHz (64 ms); measured against 576-4,096 (``flac -b``)."""
 
-PRECISION_SEARCH = False
-"""Try every LPC coefficient precision per subframe (``flac -p``)? Off since issue 15's per-clip
-work: on 120 German and 119 French clips of the mini recipe it took 2.12 instead of 1.18 ms of CPU
-a clip (~8 % of the pipeline's own work per clip) for 0.1 % of PCM bytes (Parquet / PCM 0.576 vs
-0.577); bench/storage.py prints both (flac+p, flac)."""
+PRECISION_SEARCH = True
+"""Try every LPC coefficient precision per subframe (``flac -p``). bench/storage.py on the mini
+recipe (all 8 languages, 1,286 clips): 2.60 instead of 1.40 ms of CPU a clip, for 0.1-0.2 % of
+PCM bytes per language (all 0.589 vs 0.591; English 0.600 vs 0.602, at the 0.6 goal). Bytes are
+paid by every download of a dataset, the CPU once by its builder: kept on."""
 
 APODIZATION = b"tukey(5e-1);partial_tukey(2)"
 """LPC analysis windows (``flac -A``), each tried per subframe (the precision search runs once per
