@@ -15,7 +15,6 @@ processes share the cores: compare items measured in the same run only.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib
 import tempfile
@@ -24,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from throughput import scratch
+from throughput import clip_bench_parser, scratch
 
 from m5ser.config import load_recipe
 from m5ser.pipeline.build import build_language
@@ -73,12 +72,7 @@ def instrument(totals: dict[str, float]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--recipe", default="manifests/recipes/mini.yaml")
-    parser.add_argument("--lang", default="de")
-    parser.add_argument("--n", type=int, default=120)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = clip_bench_parser().parse_args()
 
     recipe = load_recipe(args.recipe)
     totals: dict[str, float] = defaultdict(float)

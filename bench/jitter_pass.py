@@ -18,7 +18,6 @@ Other processes share the cores: only the ratio measured in one repeat means any
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import statistics
 import tempfile
@@ -27,6 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from throughput import clip_bench_parser
 
 from m5ser import audio
 from m5ser.config import load_emotions, load_recipe, voices_for
@@ -55,12 +55,7 @@ def local_jitter(x: np.ndarray) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--recipe", default="manifests/recipes/mini.yaml")
-    parser.add_argument("--lang", default="de")
-    parser.add_argument("--n", type=int, default=120)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = clip_bench_parser().parse_args()
 
     recipe = load_recipe(args.recipe)
     spec = load_emotions(recipe.emotions)

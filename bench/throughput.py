@@ -110,12 +110,19 @@ def one_repeat(recipe: Recipe, lang: str, n: int, with_all: bool = True) -> dict
     return out
 
 
-def main() -> None:
+def clip_bench_parser() -> argparse.ArgumentParser:
+    """The arguments of the per-clip benches (this one, clip_cost.py, jitter_pass.py): recipe,
+    language, clips per repeat, repeats."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--recipe", default="manifests/recipes/mini.yaml")
     parser.add_argument("--lang", default="de")
     parser.add_argument("--n", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    return parser
+
+
+def main() -> None:
+    parser = clip_bench_parser()
     parser.add_argument("--no-all", action="store_true", help="leave out pipeline-all (the quality checks)")
     args = parser.parse_args()
 
