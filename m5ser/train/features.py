@@ -69,10 +69,12 @@ def _audio_key(audio: np.ndarray) -> str:
 @dataclass
 class NpzCache:
     """Arrays by key, read from one .npz file on first use and written back atomically by
-    `save()`; without a `path` they are kept in memory only."""
+    `save()` when keys were added since (entries are keyed by content, never replaced);
+    without a `path` they are kept in memory only."""
 
     path: Path | None = None
     _arrays: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _stored: int = field(default=0, repr=False)  # entries the file holds
 
     @classmethod
     def in_dir(cls, cache_dir: str | None, name: str) -> NpzCache:
@@ -82,16 +84,18 @@ class NpzCache:
     def arrays(self) -> dict[str, np.ndarray]:
         if self._arrays is None:
             self._arrays = dict(np.load(self.path)) if self.path is not None and self.path.is_file() else {}
+            self._stored = len(self._arrays)
         return self._arrays
 
     def save(self) -> None:
-        if self.path is None or not self._arrays:
+        if self.path is None or not self._arrays or len(self._arrays) == self._stored:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         with open(tmp, "wb") as f:
             np.savez(f, **self._arrays)
         os.replace(tmp, self.path)  # a crash leaves the previous file or none
+        self._stored = len(self._arrays)
 
 
 @dataclass

@@ -54,6 +54,23 @@ def test_functionals_cache_roundtrip(tmp_path):
     assert np.array_equal(second(x), a) and second._smile is None  # served from the cache
 
 
+def test_npz_cache_rewrites_its_file_only_when_keys_were_added(tmp_path):
+    from m5ser.train.features import NpzCache
+
+    first = NpzCache.in_dir(str(tmp_path), "c")
+    first.arrays()["a"] = np.ones(3, dtype=np.float16)
+    first.save()
+    inode = first.path.stat().st_ino
+    again = NpzCache.in_dir(str(tmp_path), "c")
+    assert set(again.arrays()) == {"a"}
+    again.save()  # nothing new: the file stays as it is
+    assert again.path.stat().st_ino == inode
+    again.arrays()["b"] = np.zeros(3, dtype=np.float16)
+    again.save()  # an atomic rewrite: a new inode holding both keys
+    assert again.path.stat().st_ino != inode
+    assert set(NpzCache.in_dir(str(tmp_path), "c").arrays()) == {"a", "b"}
+
+
 @pytest.fixture(scope="module")
 def tiny_whisper_dir(tmp_path_factory):
     from m5ser.train.stage2.tiny import tiny_whisper
