@@ -95,28 +95,28 @@ def pcm16(samples: np.ndarray) -> np.ndarray:
     return np.minimum(scaled >> 16, 32767).astype("<i2")
 
 
-def _wav_header(frames: int, sample_rate: int) -> bytes:
-    """The 44-byte header of a mono PCM16 WAV file (RIFF, fmt, data chunk header), as libsndfile writes it."""
-    size = 2 * frames
+def _wav_file(pcm: np.ndarray, sample_rate: int) -> bytes:
+    """A mono PCM16 WAV file of int16 `pcm`: the 44-byte header (RIFF, fmt, data chunk header) as
+    libsndfile writes it, then the samples."""
+    size = 2 * pcm.size
     return struct.pack(
         "<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + size, b"WAVE", b"fmt ", 16, 1, 1, sample_rate, 2 * sample_rate, 2, 16,
         b"data", size,
-    )  # fmt: skip
+    ) + pcm.astype("<i2", copy=False).tobytes()  # fmt: skip
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     """Encode float audio in [-1, 1] as a PCM16 mono WAV file (clipped, deterministic): the bytes
     libsndfile's ``sf.write(..., subtype="PCM_16")`` gives (tests/test_audio.py), without its
     per-call cost."""
-    pcm = pcm16(samples)
-    return _wav_header(pcm.size, sample_rate) + pcm.tobytes()
+    return _wav_file(pcm16(samples), sample_rate)
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int = SAMPLE_RATE, *, fsync: bool = True) -> None:
     """Write a PCM16 WAV atomically (`fsync`: see `m5ser.manifest.atomic_open`); its samples stay
     in memory for a `load` of the same file soon after."""
     pcm = pcm16(samples)
-    write_bytes_atomic(path, _wav_header(pcm.size, sample_rate) + pcm.tobytes(), fsync=fsync)
+    write_bytes_atomic(path, _wav_file(pcm, sample_rate), fsync=fsync)
     _remember(path, pcm, sample_rate)
 
 
