@@ -244,12 +244,13 @@ def load_corpus(
 
 @dataclass
 class Unlabeled:
-    """Real speech without emotion labels from one folder (a corpus): 16 kHz clips and the
-    lowest sample rate the folder's files were recorded at."""
+    """Real speech without emotion labels from one folder (a corpus): 16 kHz clips, the lowest
+    sample rate the folder's files were recorded at, and how many files were too short."""
 
     name: str
     clips: list[np.ndarray]
     native_rate: int
+    n_short: int = 0
 
 
 def load_unlabeled(
@@ -265,17 +266,20 @@ def load_unlabeled(
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in (".wav", ".flac") and p.is_file())
     clips: list[np.ndarray] = []
     rate = SAMPLE_RATE
+    short = 0
     for path in paths:
         samples = prepare(audio.load(path), trim)
-        if len(samples) >= min_duration_s * SAMPLE_RATE:
-            clips.append(samples)
-            rate = min(rate, _native_rate(path))
+        if len(samples) < min_duration_s * SAMPLE_RATE:
+            short += 1
+            continue
+        clips.append(samples)
+        rate = min(rate, _native_rate(path))
     if max_clips and len(clips) > max_clips:
         keep = sorted(random.Random(seed).sample(range(len(clips)), max_clips))
         clips = [clips[i] for i in keep]
     if not clips:
         raise ValueError(f"{root}: no audio file of at least {min_duration_s} s (found {len(paths)} files)")
-    return Unlabeled(str(root), clips, rate)
+    return Unlabeled(str(root), clips, rate, short)
 
 
 def _native_rate(path: Path) -> int:

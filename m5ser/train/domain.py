@@ -31,6 +31,7 @@ class DomainInputs:
     synthetic: dict[str, np.ndarray]  # training clip id -> its band-limited input
     rate: int  # the band the synthetic clips were limited to (Hz sample rate)
     counts: dict[str, int]  # real clips per unlabeled folder
+    short: dict[str, int]  # files per folder left out as shorter than 1 s
 
 
 def band_limit(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -63,4 +64,5 @@ def build_domain_inputs(
     groups = [group_of(c) for c in clips]
     stats = GroupStats.fit(feats, groups)
     synthetic = {c.id: stats.apply(f, g) for c, f, g in zip(clips, feats, groups, strict=True)}
-    return DomainInputs(real, synthetic, rate, {f.name: len(f.clips) for f in folders})
+    counts = {f.name: len(f.clips) for f in folders}
+    return DomainInputs(real, synthetic, rate, counts, {f.name: f.n_short for f in folders})

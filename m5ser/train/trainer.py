@@ -240,7 +240,11 @@ class Stage1Trainer:
             "train_counts": label_counts(self.splits.train),
         }
         if self.domain is not None:
-            self.meta["domain"] = {"unlabeled_clips": self.domain.counts, "band_rate": self.domain.rate}
+            self.meta["domain"] = {
+                "unlabeled_clips": self.domain.counts,
+                "unlabeled_too_short": self.domain.short,
+                "band_rate": self.domain.rate,
+            }
         torch.manual_seed(cfg.seed)
         self.model = build_stage1(cfg, self.meta, self.text_encoder).to(self.device)
         if self.text_encoder is not None:

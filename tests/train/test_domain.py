@@ -30,7 +30,7 @@ def write_unlabeled(root: Path, rate: int, seconds: tuple[float, ...], seed: int
 def test_unlabeled_folder_is_read_recursively_without_short_clips(tmp_path):
     root = write_unlabeled(tmp_path / "prompts", 8000, (1.5, 2.0, 0.4, 1.2))
     found = load_unlabeled(root)
-    assert len(found.clips) == 3 and found.native_rate == 8000 and found.name == str(root)
+    assert len(found.clips) == 3 and found.native_rate == 8000 and found.name == str(root) and found.n_short == 1
     assert all(c.dtype == np.float32 and len(c) >= 16000 for c in found.clips)
     assert len(load_unlabeled(root, max_clips=2, seed=3).clips) == 2
     with pytest.raises(ValueError, match="no audio file of at least 5"):
@@ -91,7 +91,11 @@ def test_training_with_the_domain_adversary_logs_it_and_saves_a_loadable_model(s
     )
     final = Stage1Trainer(cfg, progress=False).run()
     meta = json.loads((final / "meta.json").read_text())
-    assert meta["domain"] == {"unlabeled_clips": {str(real[0]): 3, str(real[1]): 2}, "band_rate": 8000}
+    assert meta["domain"] == {
+        "unlabeled_clips": {str(real[0]): 3, str(real[1]): 2},
+        "unlabeled_too_short": {str(real[0]): 0, str(real[1]): 0},
+        "band_rate": 8000,
+    }
     log = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(0 < row["domain"] < 5 for row in log)
     model, _, _ = load_stage1(final, "cpu")
