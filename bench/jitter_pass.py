@@ -7,10 +7,12 @@ Usage: .venv/bin/python bench/jitter_pass.py [--recipe manifests/recipes/mini.ya
 The pass (`dsp.manipulate` with the clip's jitter and creak) is run on every planned clip whose
 emotion has jitter or creak, two ways:
   before   Praat pitch analysis with a 60 Hz floor at a 10 ms step (`dsp.PITCH_FLOOR`)
-  after    the pass as `dsp.apply_voice_quality` runs it: a 75 Hz floor at a 20 ms step with 4
+  v5       as rendering version 5 ran it: a 75 Hz floor at a 20 ms step with 4 pitch candidates
+  after    the pass as `dsp.apply_voice_quality` runs it: a 75 Hz floor at a 40 ms step with 4
            pitch candidates (`VOICE_QUALITY_PITCH_FLOOR`, `VOICE_QUALITY_PITCH_STEP`,
            `VOICE_QUALITY_PITCH_CANDIDATES`), the F0 track filled back to 10 ms points
-Prints ms per pass for each (median over repeats, in the same repeat) and their ratio, then per
+Prints ms per pass for each (median over repeats) and its ratio to `before` and to `v5` (in the
+same repeat), then per
 emotion the acoustic effect of each against the unrendered clip: the rise of Praat's local
 jitter (percent points), and the mean F0 and 5-95 % F0 range (`dsp.measure`) of the output.
 Other processes share the cores: only the ratio measured in one repeat means anything.
@@ -38,6 +40,11 @@ from m5ser.tts.engines.espeak import EspeakSynthesizer
 
 VARIANTS = {
     "before": {"pitch_floor": dsp.PITCH_FLOOR, "pitch_step": dsp.KNOT_STEP},
+    "v5": {
+        "pitch_floor": dsp.VOICE_QUALITY_PITCH_FLOOR,
+        "pitch_step": 0.02,
+        "pitch_candidates": dsp.VOICE_QUALITY_PITCH_CANDIDATES,
+    },
     "after": {
         "pitch_floor": dsp.VOICE_QUALITY_PITCH_FLOOR,
         "pitch_step": dsp.VOICE_QUALITY_PITCH_STEP,
@@ -83,11 +90,12 @@ def main() -> None:
             start = time.perf_counter()
             outs[name] = run(kw)
             ms[name].append((time.perf_counter() - start) / len(clips) * 1000)
-    ratios = [a / b for a, b in zip(ms["after"], ms["before"], strict=True)]
     for name, vals in ms.items():
         print(f"{name:<8} {statistics.median(vals):6.2f} ms per pass  (min {min(vals):.2f}, max {max(vals):.2f})")
-    print(f"after / before (time per pass, same repeat): median {statistics.median(ratios):.2f}  "
-          f"(min {min(ratios):.2f}, max {max(ratios):.2f})")  # fmt: skip
+    for base in ("before", "v5"):
+        ratios = [a / b for a, b in zip(ms["after"], ms[base], strict=True)]
+        print(f"after / {base} (time per pass, same repeat): median {statistics.median(ratios):.2f}  "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f})")  # fmt: skip
 
     jit_in = [local_jitter(x) for _, x, _, _ in clips]
     print(

@@ -206,3 +206,27 @@ def test_filtfilt_is_sosfiltfilt_exactly(n, design):
             dsp._filtfilt(x, *design)
         return
     np.testing.assert_array_equal(dsp._filtfilt(x, *design), sosfiltfilt(dsp._butter(*design), x))
+
+
+def test_jitter_pitch_analysis_window_covers_every_step():
+    """Praat's autocorrelation window is three periods of the pitch floor: at the pass's step no
+    sample between two analysis frames goes unanalysed."""
+    assert 3.0 / dsp.VOICE_QUALITY_PITCH_FLOOR >= dsp.VOICE_QUALITY_PITCH_STEP - 1e-12
+    assert round(dsp.VOICE_QUALITY_PITCH_STEP / dsp.KNOT_STEP) * dsp.KNOT_STEP == pytest.approx(
+        dsp.VOICE_QUALITY_PITCH_STEP
+    )
+
+
+@pytest.mark.parametrize("amount", [0.05, 0.3])
+def test_breathiness_noise_has_its_level_and_band(amount):
+    """The added noise (output scaled back to the mix's level, minus the input) has RMS `amount`
+    times the speech's and lies in its 1.5-7 kHz band."""
+    x = vowel()
+    y = dsp.add_breathiness(x, SR, amount, np.random.default_rng(1)).astype(np.float64)
+    # the mix is x + amount * rms(x) * shaped / rms(shaped), rescaled to rms(x); noise and speech are uncorrelated
+    mix = y * np.sqrt(1.0 + amount**2)
+    noise = mix - x
+    assert np.sqrt(np.mean(noise**2) / np.mean(x.astype(np.float64) ** 2)) == pytest.approx(amount, rel=0.05)
+    spec = np.abs(np.fft.rfft(noise)) ** 2
+    f = np.fft.rfftfreq(noise.size, 1 / SR)
+    assert spec[(f > 1500) & (f < 7000)].sum() / spec.sum() > 0.9
